@@ -1,0 +1,1 @@
+"""The Gradio web app. The only part of ``spectool_app`` that imports gradio."""
