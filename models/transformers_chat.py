@@ -1,0 +1,271 @@
+"""A ChatModel that runs a causal LM in this process with ``transformers`` (local folder or hub id).
+
+Prompts are rendered by the tokenizer's own chat template
+(``apply_chat_template(messages, tools=tools, add_generation_prompt=True)``), so the same class
+runs the embedded tiny models and Qwen3 checkpoints. Generation is greedy by default
+(``temperature > 0`` samples, seeded per call), uses the KV cache, pads batches on the left and
+stops at the end-of-turn token. Nothing is downloaded unless ``SPECTOOL_ALLOW_DOWNLOAD=1``.
+
+This module does not know which model plays which role (see ``presets``) or what the tools do;
+it does not truncate prompts longer than the model's context.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from models.base import (
+    BackendError,
+    Message,
+    ModelUnavailableError,
+    Proposal,
+    Tools,
+    format_reply,
+    make_proposal,
+)
+from spectool_app.actions import Action
+
+DEFAULT_MAX_NEW_TOKENS = 256
+# Extra template variables: Qwen3's template reads enable_thinking; templates that don't ignore it.
+DEFAULT_TEMPLATE_KWARGS = {"enable_thinking": False}
+
+
+def downloads_allowed() -> bool:
+    """True when ``SPECTOOL_ALLOW_DOWNLOAD=1``: hub ids may then be fetched."""
+    return os.environ.get("SPECTOOL_ALLOW_DOWNLOAD", "") == "1"
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``None`` -> cuda when available, else cpu."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype | str:
+    """``None`` -> bfloat16 on cuda, float32 on cpu; names like "bfloat16" or "auto" are accepted."""
+    if dtype is None:
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    if isinstance(dtype, torch.dtype) or dtype == "auto":
+        return dtype
+    value = getattr(torch, str(dtype), None)
+    if not isinstance(value, torch.dtype):
+        raise ValueError(f"unknown dtype {dtype!r}; use float32, bfloat16, float16 or auto")
+    return value
+
+
+def _load(source: str, device: torch.device, dtype: torch.dtype | str) -> tuple[Any, Any]:
+    """Load model and tokenizer offline (unless downloads are allowed) or raise ModelUnavailableError."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    local_only = not downloads_allowed()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
+        model = AutoModelForCausalLM.from_pretrained(
+            source, local_files_only=local_only, dtype=dtype, device_map=str(device)
+        )
+    except (OSError, ValueError) as exc:
+        where = "a local folder" if Path(source).exists() else "a hub id"
+        raise ModelUnavailableError(
+            f"cannot load model {source!r} ({where}): {type(exc).__name__}: "
+            f"{(str(exc).splitlines() or [''])[0][:200]}. "
+            "Point at local weights with a folder that holds config.json and the tokenizer "
+            "(SPECTOOL_DRAFTER / SPECTOOL_TARGET=<folder>), or set SPECTOOL_ALLOW_DOWNLOAD=1 "
+            "to let the hub id download."
+        ) from exc
+    return model, tokenizer
+
+
+class TransformersChatModel:
+    """Chat model backed by ``AutoModelForCausalLM`` + ``AutoTokenizer`` (see module docstring)."""
+
+    def __init__(
+        self,
+        path_or_hub_id: str | Path,
+        device: str | torch.device | None = None,
+        dtype: str | torch.dtype | None = None,
+        max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+        temperature: float = 0.0,
+        seed: int = 0,
+        name: str | None = None,
+    ) -> None:
+        """Load a model from a local folder or a cached hub id.
+
+        Args:
+            path_or_hub_id: folder with config.json + tokenizer, or a hub id ("Qwen/Qwen3-1.7B").
+            device: torch device; None picks cuda when available, else cpu.
+            dtype: torch dtype or its name; None is bfloat16 on cuda, float32 on cpu.
+            max_new_tokens: generation budget per reply.
+            temperature: 0 is greedy; above 0 samples with this temperature (no top-k/top-p).
+            seed: base seed for sampling; call i uses ``seed + i``.
+            name: display name; defaults to the source.
+
+        Raises:
+            ModelUnavailableError: the folder or cached hub model cannot be loaded.
+        """
+        source = str(path_or_hub_id)
+        resolved = resolve_device(device)
+        model, tokenizer = _load(source, resolved, resolve_dtype(dtype, resolved))
+        self._setup(model, tokenizer, name or source, max_new_tokens, temperature, seed)
+
+    @classmethod
+    def from_model(
+        cls,
+        model: Any,
+        tokenizer: Any,
+        name: str = "in-memory",
+        max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+        temperature: float = 0.0,
+        seed: int = 0,
+    ) -> "TransformersChatModel":
+        """Wrap an already built model and tokenizer (tests, freshly trained models)."""
+        self = cls.__new__(cls)
+        self._setup(model, tokenizer, name, max_new_tokens, temperature, seed)
+        return self
+
+    def _setup(
+        self, model: Any, tokenizer: Any, name: str, max_new_tokens: int, temperature: float, seed: int
+    ) -> None:
+        if max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
+        if temperature < 0:
+            raise ValueError(f"temperature must be 0 (greedy) or positive, got {temperature}")
+        if getattr(tokenizer, "chat_template", None) is None:
+            raise ModelUnavailableError(f"the tokenizer of {name!r} has no chat template")
+        self.name = name  # shown in logs, the database and the UI
+        self.model = model.eval()  # the causal LM, in inference mode
+        self.tokenizer = tokenizer  # its tokenizer, with a chat template
+        self.max_new_tokens = max_new_tokens  # generation budget per reply
+        self.temperature = temperature  # 0 = greedy
+        self.seed = seed  # base seed for sampling
+        self.template_kwargs = dict(DEFAULT_TEMPLATE_KWARGS)  # extra chat-template variables
+        self._calls = 0  # generate calls so far (sampling seed offset)
+        self._lock = threading.Lock()  # one forward at a time per model
+        tokenizer.padding_side = "left"
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        self.stop_ids = self._stop_ids()  # end-of-turn token ids
+
+    def _stop_ids(self) -> list[int]:
+        ids: list[int] = []
+        configured = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
+        candidates = [self.tokenizer.eos_token_id, self.tokenizer.convert_tokens_to_ids("<|im_end|>")]
+        candidates += configured if isinstance(configured, list) else [configured]
+        unk = self.tokenizer.unk_token_id
+        for token_id in candidates:
+            if isinstance(token_id, int) and token_id != unk and token_id not in ids:
+                ids.append(token_id)
+        if not ids:
+            raise ModelUnavailableError(f"{self.name!r}: the tokenizer has no end-of-turn token")
+        return ids
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model's weights are."""
+        return next(self.model.parameters()).device
+
+    def render(self, messages: Sequence[Message], tools: Tools | None) -> str:
+        """The prompt text: chat template with tools and the assistant generation prompt."""
+        try:
+            return self.tokenizer.apply_chat_template(
+                list(messages), tools=tools or None, add_generation_prompt=True, tokenize=False,
+                **self.template_kwargs,
+            )
+        except Exception as exc:  # jinja errors have many types; name the model and the cause
+            raise BackendError(f"{self.name}: chat template failed: {type(exc).__name__}: {exc}") from exc
+
+    def propose(self, messages: Sequence[Message], tools: Tools | None) -> Proposal:
+        """Generate one reply (see :meth:`propose_batch`)."""
+        return self.propose_batch([messages], tools)[0]
+
+    def propose_batch(self, batch: Sequence[Sequence[Message]], tools: Tools | None) -> list[Proposal]:
+        """Generate one reply per conversation in one left-padded batch.
+
+        Returns:
+            Proposals in input order; ``latency_s`` is the whole batch's wall time.
+        """
+        if not batch:
+            return []
+        started = time.perf_counter()
+        prompts = [self.render(messages, tools) for messages in batch]
+        encoded = self.tokenizer(prompts, add_special_tokens=False, padding=True, return_tensors="pt")
+        encoded = {k: v.to(self.device) for k, v in encoded.items()}
+        with self._lock, torch.inference_mode():
+            output = self.model.generate(**encoded, **self._generation_kwargs())
+        new_tokens = output.sequences[:, encoded["input_ids"].shape[1] :]
+        logprobs = self._chosen_logprobs(output.logits, new_tokens)
+        latency = time.perf_counter() - started
+        prompt_lengths = encoded["attention_mask"].sum(dim=1).tolist()
+        return [
+            self._proposal(new_tokens[row], logprobs[row], int(prompt_lengths[row]), latency)
+            for row in range(len(prompts))
+        ]
+
+    def _generation_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": self.max_new_tokens,
+            "eos_token_id": self.stop_ids,
+            "pad_token_id": self.tokenizer.pad_token_id,
+            "use_cache": True,
+            "return_dict_in_generate": True,
+            "output_logits": True,
+        }
+        if self.temperature > 0:
+            torch.manual_seed(self.seed + self._calls)
+            kwargs.update(do_sample=True, temperature=self.temperature, top_k=0, top_p=1.0)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_k=None, top_p=None)
+        self._calls += 1
+        return kwargs
+
+    @staticmethod
+    def _chosen_logprobs(logits: Sequence[torch.Tensor], tokens: torch.Tensor) -> torch.Tensor:
+        """Log-probability (unscaled logits) of each generated token: [batch, new_tokens]."""
+        steps = [
+            torch.log_softmax(step.float(), dim=-1).gather(1, tokens[:, i : i + 1]).squeeze(1)
+            for i, step in enumerate(logits)
+        ]
+        return torch.stack(steps, dim=1).cpu()
+
+    def _proposal(
+        self, tokens: torch.Tensor, logprobs: torch.Tensor, prompt_tokens: int, latency: float
+    ) -> Proposal:
+        ids = tokens.tolist()
+        length = next((i + 1 for i, t in enumerate(ids) if t in self.stop_ids), len(ids))
+        ended = length > 0 and ids[length - 1] in self.stop_ids
+        text = self.tokenizer.decode(ids[: length - 1] if ended else ids[:length], skip_special_tokens=True)
+        mean = float(logprobs[:length].mean()) if length else None
+        return make_proposal(
+            text, prompt_tokens=prompt_tokens, completion_tokens=length, latency_s=latency, mean_logprob=mean
+        )
+
+    def score(self, messages: Sequence[Message], tools: Tools | None, action: Action) -> float:
+        """Sum log-likelihood of the action's formatted reply plus the end-of-turn token."""
+        return self.score_text(messages, tools, format_reply(action))
+
+    def score_text(
+        self, messages: Sequence[Message], tools: Tools | None, reply: str, end_of_turn: bool = True
+    ) -> float:
+        """Sum log-likelihood of ``reply`` as the assistant's answer, in one forward pass.
+
+        Args:
+            reply: the assistant text (without the end-of-turn token).
+            end_of_turn: also count the end-of-turn token after the reply.
+        """
+        prompt_ids = self.tokenizer(self.render(messages, tools), add_special_tokens=False)["input_ids"]
+        reply_ids = self.tokenizer(reply, add_special_tokens=False)["input_ids"]
+        if end_of_turn:
+            reply_ids = reply_ids + [self.stop_ids[0]]
+        if not reply_ids:
+            return 0.0
+        ids = torch.tensor([prompt_ids + reply_ids], device=self.device)
+        with self._lock, torch.inference_mode():
+            logits = self.model(input_ids=ids, logits_to_keep=len(reply_ids) + 1).logits[0, :-1]
+        target = torch.tensor(reply_ids, device=logits.device).unsqueeze(1)
+        return float(torch.log_softmax(logits.float(), dim=-1).gather(1, target).sum())
