@@ -22,6 +22,12 @@ from transformers import PreTrainedTokenizerFast
 
 TEMPLATE_PATH = Path(__file__).with_name("chat_template.jinja")
 CHAT_TEMPLATE = TEMPLATE_PATH.read_text(encoding="utf-8")
+_JSON_TOOL_LINE = "{{- '\\n' + (tool | tojson) -}}"
+# The embedded models are trained on these back-ends only: listing the tool names is enough for
+# them, and it keeps prompts ~10x shorter than full JSON schemas (prompt length is their latency).
+COMPACT_CHAT_TEMPLATE = CHAT_TEMPLATE.replace(_JSON_TOOL_LINE, "{{- '\\n' + tool.function.name -}}")
+assert COMPACT_CHAT_TEMPLATE != CHAT_TEMPLATE, "chat template changed: update the compact tool line"
+TOOL_VIEWS = {"json": CHAT_TEMPLATE, "names": COMPACT_CHAT_TEMPLATE}
 
 IM_START, IM_END, END_OF_TEXT = "<|im_start|>", "<|im_end|>", "<|endoftext|>"
 SPECIAL_TOKENS = (END_OF_TEXT, IM_START, IM_END)  # dropped by decode(skip_special_tokens=True)
@@ -47,12 +53,15 @@ def _pre_tokenizer() -> pre_tokenizers.PreTokenizer:
     )
 
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int = 4096) -> PreTrainedTokenizerFast:
+def train_tokenizer(
+    texts: Iterable[str], vocab_size: int = 4096, tool_view: str = "json"
+) -> PreTrainedTokenizerFast:
     """Train a byte-level BPE tokenizer with SpecTool's pre-split and chat template.
 
     Args:
         texts: training strings (rendered chats, tool schemas, values...).
         vocab_size: target vocabulary size, special and markup tokens included.
+        tool_view: how the chat template lists tools: "json" (full schemas) or "names".
 
     Returns:
         A fast tokenizer with ``eos_token="<|im_end|>"``, ``pad_token="<|endoftext|>"``,
@@ -61,6 +70,8 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 4096) -> PreTrainedT
     Raises:
         ValueError: ``vocab_size`` below :data:`MIN_VOCAB`.
     """
+    if tool_view not in TOOL_VIEWS:
+        raise ValueError(f"unknown tool_view {tool_view!r}; allowed: {', '.join(TOOL_VIEWS)}")
     if vocab_size < MIN_VOCAB:
         raise ValueError(f"vocab_size must be at least {MIN_VOCAB} (256 bytes + specials), got {vocab_size}")
     core = Tokenizer(models.BPE())
@@ -82,7 +93,7 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 4096) -> PreTrainedT
         padding_side="left",
         model_input_names=["input_ids", "attention_mask"],
     )
-    tokenizer.chat_template = CHAT_TEMPLATE
+    tokenizer.chat_template = TOOL_VIEWS[tool_view]
     return tokenizer
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import torch
+from transformers.generation.stopping_criteria import StoppingCriteria, StoppingCriteriaList
 
 from models.base import (
     BackendError,
@@ -80,6 +81,16 @@ def _load(source: str, device: torch.device, dtype: torch.dtype | str) -> tuple[
             "to let the hub id download."
         ) from exc
     return model, tokenizer
+
+
+class _Cancelled(StoppingCriteria):
+    """Stops generation once ``event`` is set."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
 
 
 class TransformersChatModel:
@@ -180,12 +191,19 @@ class TransformersChatModel:
         except Exception as exc:  # jinja errors have many types; name the model and the cause
             raise BackendError(f"{self.name}: chat template failed: {type(exc).__name__}: {exc}") from exc
 
-    def propose(self, messages: Sequence[Message], tools: Tools | None) -> Proposal:
+    def propose(
+        self, messages: Sequence[Message], tools: Tools | None, cancel: threading.Event | None = None
+    ) -> Proposal:
         """Generate one reply (see :meth:`propose_batch`)."""
-        return self.propose_batch([messages], tools)[0]
+        return self.propose_batch([messages], tools, cancel)[0]
 
-    def propose_batch(self, batch: Sequence[Sequence[Message]], tools: Tools | None) -> list[Proposal]:
+    def propose_batch(
+        self, batch: Sequence[Sequence[Message]], tools: Tools | None, cancel: threading.Event | None = None
+    ) -> list[Proposal]:
         """Generate one reply per conversation in one left-padded batch.
+
+        ``cancel``, when given and set by another thread, stops generation after the current
+        token (the parallel loop mode drops the target's work once a draft is accepted).
 
         Returns:
             Proposals in input order; ``latency_s`` is the whole batch's wall time.
@@ -197,7 +215,8 @@ class TransformersChatModel:
         encoded = self.tokenizer(prompts, add_special_tokens=False, padding=True, return_tensors="pt")
         encoded = {k: v.to(self.device) for k, v in encoded.items()}
         with self._lock, torch.inference_mode():
-            output = self.model.generate(**encoded, **self._generation_kwargs())
+            stopping = StoppingCriteriaList([_Cancelled(cancel)]) if cancel is not None else None
+            output = self.model.generate(**encoded, **self._generation_kwargs(), stopping_criteria=stopping)
         new_tokens = output.sequences[:, encoded["input_ids"].shape[1] :]
         logprobs = self._chosen_logprobs(output.logits, new_tokens)
         latency = time.perf_counter() - started

@@ -78,7 +78,43 @@ def _add_tasks_parser(commands: argparse._SubParsersAction) -> None:
     tasks.set_defaults(handler=_cmd_tasks)
 
 
-PARSER_BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [_add_tasks_parser]
+def _cmd_train_defaults(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from spectool_app.training.defaults import ROLES, TrainDefaultsConfig, tiny_config, train_defaults
+
+    roles = tuple(r for r in args.roles.split(",") if r)
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown:
+        raise UsageError(f"unknown role(s) {unknown}; valid roles: {', '.join(ROLES)}")
+    config = TrainDefaultsConfig()
+    if args.tiny:
+        config = tiny_config(config.work_dir, config.out_dir)
+    minutes = dict(config.minutes)
+    minutes.update({k: v for k, v in (("drafter", args.drafter_minutes), ("target", args.target_minutes)) if v})
+    overrides = {"roles": roles, "minutes": minutes, "seed": args.seed}
+    overrides.update({k: v for k, v in (("out_dir", args.out_dir), ("work_dir", args.work_dir)) if v})
+    if args.max_steps is not None:
+        overrides["max_steps"] = args.max_steps
+    results = train_defaults(replace(config, **overrides))
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+def _add_train_defaults_parser(commands: argparse._SubParsersAction) -> None:
+    train = commands.add_parser("train-defaults", help="train the embedded drafter and target (resumable)")
+    train.add_argument("--roles", default="drafter,target", help="comma-separated: drafter,target")
+    train.add_argument("--drafter-minutes", type=float, help="time budget of the drafter (default 20)")
+    train.add_argument("--target-minutes", type=float, help="time budget of the target (default 60)")
+    train.add_argument("--out-dir", help="where checkpoints go (default models/embedded)")
+    train.add_argument("--work-dir", help="resumable state (default data/train-defaults)")
+    train.add_argument("--max-steps", type=int, help="stop each role after this many optimiser steps")
+    train.add_argument("--tiny", action="store_true", help="reduced sizes for a smoke test")
+    train.add_argument("--seed", type=int, default=0)
+    train.set_defaults(handler=_cmd_train_defaults)
+
+
+PARSER_BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [_add_tasks_parser, _add_train_defaults_parser]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -387,3 +387,13 @@ def test_bad_openai_spec():
     # the model name after '#' is missing
     with pytest.raises(ValueError, match="openai:<base_url>#<model>"):
         presets.load_model("openai:http://127.0.0.1:9/v1", "drafter")
+
+
+def test_cancel_event_stops_generation_after_one_token(random_model):
+    # the parallel loop sets the event once a draft is accepted
+    import threading
+
+    cancel = threading.Event()
+    cancel.set()
+    proposal = random_model.propose(ask("Paris"), None, cancel=cancel)
+    assert proposal.completion_tokens == 1

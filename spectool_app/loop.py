@@ -1,0 +1,189 @@
+"""The speculative loop: a generator of typed events over one isolated episode.
+
+Per step: the drafter proposes, the verifier judges, an accepted draft executes, a rejected
+one falls back to the target; the policy guard sees every action before it runs. Modes:
+
+- ``target_only`` / ``draft_only``: one model decides every step;
+- ``speculative``: draft -> verify -> target on reject (sequential);
+- ``parallel``: the target starts with the drafter in a thread and is cancelled when the
+  draft is accepted (its partial work is recorded as ``wasted``);
+- ``shadow``: speculative, and the target also runs on accepted steps; its action is
+  recorded (``purpose="shadow"``), never executed.
+
+A turn ends on ``Answer``, ``Blocked`` or the per-turn step limit. This module knows
+nothing about storage or the UI: it only yields :mod:`spectool_app.events`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Iterator, Optional
+
+from spectool_app.actions import Action, Answer, Blocked, ToolCall
+from spectool_app.context import StepRecord, build_messages
+from spectool_app.envs import Episode
+from spectool_app.events import (EpisodeDone, EpisodeStarted, PolicyDecided, Proposed, StepDone, StepEvent,
+                                 ToolExecuted, TurnDone, TurnStarted, VerdictGiven)
+from spectool_app.policy import PolicyRules, check_action
+from spectool_app.signatures import equivalent
+from spectool_app.tasks.base import Task
+from spectool_app.verifiers import JudgeContext, Verifier, judge
+
+MODES = ("target_only", "draft_only", "speculative", "parallel", "shadow")
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """How one episode runs."""
+
+    mode: str = "speculative"  # one of MODES
+    threshold: float = 0.5  # verifier acceptance threshold
+    max_steps_per_turn: int = 8  # a turn ends after this many actions
+    max_tool_chars: int = 1500  # tool output shown to models is cut to this
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"unknown mode {self.mode!r}; valid modes: {', '.join(MODES)}")
+
+
+def _proposed(turn: int, step: int, role: str, proposal: Any, purpose: str) -> Proposed:
+    return Proposed(turn, step, role, proposal.raw_text, proposal.action, proposal.parse_error,
+                    proposal.latency_s, proposal.prompt_tokens, proposal.completion_tokens,
+                    proposal.mean_logprob, purpose)
+
+
+def _closing(action: Optional[Action]) -> Action:
+    """An unparseable target reply ends the turn as an (empty) answer."""
+    return action if action is not None else Answer("")
+
+
+@dataclass
+class _Step:
+    """What one step decided, before the guard and execution."""
+
+    action: Action  # the action chosen
+    source: str  # "draft" or "target"
+    draft: Optional[Action]  # the parsed draft, None when none was made or it did not parse
+
+
+class SpeculativeLoop:
+    """Runs tasks with fixed models, verifier and config; ``run(task)`` yields events."""
+
+    def __init__(self, models: dict[str, Any], verifier: Optional[Verifier], config: LoopConfig,
+                 rules: PolicyRules = PolicyRules()) -> None:
+        self.drafter = models.get("drafter")  # ChatModel proposing drafts
+        self.target = models.get("target")  # ChatModel used on rejection
+        self.verifier = verifier  # judges drafts (speculative, parallel, shadow)
+        self.config = config  # mode, threshold, limits
+        self.rules = rules  # global policy rules (the task's are merged per episode)
+        self._pool = ThreadPoolExecutor(max_workers=1) if config.mode == "parallel" else None
+        needs = {"target_only": ["target"], "draft_only": ["drafter"]}.get(config.mode, ["drafter", "target"])
+        missing = [role for role in needs if models.get(role) is None]
+        if missing or (config.mode not in ("target_only", "draft_only") and verifier is None):
+            raise ValueError(f"mode {config.mode!r} needs models {needs} and a verifier; missing: {missing or ['verifier']}")
+
+    def run(self, task: Task) -> Iterator[StepEvent]:
+        """Run ``task`` on a fresh episode, yielding every event."""
+        started = time.perf_counter()
+        episode = Episode(task)
+        rules = self.rules.merged(_task_rules(task))
+        yield EpisodeStarted(task.id, task.source, task.split, self.config.mode, len(task.turns))
+        history: list[list[StepRecord]] = []
+        on_gold_path, closings_match, total_steps = True, True, 0
+        for turn in range(len(task.turns)):
+            episode.begin_turn(turn)
+            history.append([])
+            yield TurnStarted(turn, task.turns[turn])
+            ended_by = "limit"
+            for index in range(self.config.max_steps_per_turn):
+                gold = task.gold[turn][index] if on_gold_path and index < len(task.gold[turn]) else None
+                messages = build_messages(task, turn, history, self.config.max_tool_chars)
+                tools = episode.tools(turn)
+                step_started = time.perf_counter()
+                timings = dict.fromkeys(("draft", "verify", "fallback", "policy", "tool"), 0.0)
+                decided = yield from self._decide(turn, index, messages, tools, timings)
+                action, source = decided.action, decided.source
+                policy_started = time.perf_counter()
+                denied = check_action(action, rules)
+                timings["policy"] = time.perf_counter() - policy_started
+                yield PolicyDecided(turn, index, action, denied is None, denied, timings["policy"])
+                if denied is not None:
+                    action, source = Blocked(f"policy rule {denied}"), "blocked"
+                result_text = None
+                if isinstance(action, ToolCall):
+                    result = episode.execute(action)
+                    timings["tool"] = result_latency = getattr(result, "latency_s", 0.0)
+                    yield ToolExecuted(turn, index, result.call, result.ok, result.content, result.error, result_latency)
+                    result_text = result.content
+                timings["overhead"] = max(0.0, time.perf_counter() - step_started - sum(timings.values()))
+                draft_correct = None if gold is None or decided.draft is None else equivalent(decided.draft, gold, tools)
+                if gold is None or not equivalent(action, gold, tools):
+                    on_gold_path = False
+                yield StepDone(turn, index, action, source, timings, gold, draft_correct)
+                history[turn].append(StepRecord(action, result_text))
+                total_steps += 1
+                if not isinstance(action, ToolCall):
+                    ended_by = "blocked" if isinstance(action, Blocked) else "answer"
+                    break
+            expected = task.closing_action(turn)
+            actual = history[turn][-1].action if history[turn] else None
+            closings_match &= isinstance(actual, Blocked) == isinstance(expected, Blocked)
+            yield TurnDone(turn, len(history[turn]), ended_by)
+        check = episode.check()
+        passed = check.passed and closings_match
+        message = check.message if not check.passed else ("" if closings_match else "a turn's BLOCKED/answer ending differs from gold")
+        yield EpisodeDone(task.id, passed, message, time.perf_counter() - started, total_steps)
+
+    def _decide(self, turn: int, index: int, messages: list, tools: list,
+                timings: dict[str, float]) -> Iterator[StepEvent]:
+        """Choose the step's action per mode; yields proposal and verdict events, returns a _Step."""
+        mode = self.config.mode
+        if mode == "target_only":
+            proposal = self.target.propose(messages, tools)
+            timings["fallback"] = proposal.latency_s
+            yield _proposed(turn, index, "target", proposal, "execute")
+            return _Step(_closing(proposal.action), "target", None)
+        cancel = threading.Event()
+        future: Optional[Future] = None
+        if mode == "parallel":
+            future = self._pool.submit(self.target.propose, messages, tools, cancel)
+        draft = self.drafter.propose(messages, tools)
+        timings["draft"] = draft.latency_s
+        yield _proposed(turn, index, "drafter", draft, "execute" if mode == "draft_only" else "draft")
+        if mode == "draft_only":
+            return _Step(_closing(draft.action), "draft", draft.action)
+        verdict = None
+        if draft.action is not None:
+            context = JudgeContext(messages, tools, draft.mean_logprob)
+            verdict = judge(self.verifier, context, draft.action, self.config.threshold)
+            timings["verify"] = verdict.latency_s
+            detail = {k: v for k, v in verdict.detail.items() if k != "target_proposal"}
+            yield VerdictGiven(turn, index, self.verifier.name, verdict.p_accept, self.config.threshold,
+                               verdict.accepted, verdict.latency_s, detail)
+        if verdict is not None and verdict.accepted:
+            if future is not None:
+                cancel.set()
+                yield _proposed(turn, index, "target", future.result(), "wasted")
+            if mode == "shadow":
+                yield _proposed(turn, index, "target", self.target.propose(messages, tools), "shadow")
+            return _Step(draft.action, "draft", draft.action)
+        waited = time.perf_counter()
+        if future is not None:
+            fallback = future.result()
+        elif verdict is not None and "target_proposal" in verdict.detail:
+            fallback = verdict.detail["target_proposal"]  # exact_match already ran the target
+        else:
+            fallback = self.target.propose(messages, tools)
+        timings["fallback"] = fallback.latency_s if future is None else time.perf_counter() - waited
+        yield _proposed(turn, index, "target", fallback, "fallback")
+        return _Step(_closing(fallback.action), "target", draft.action)
+
+
+def _task_rules(task: Task) -> PolicyRules:
+    from spectool_app.policy import rules_from_dict
+
+    raw = task.meta.get("policy_rules")
+    return rules_from_dict(raw) if raw else PolicyRules()

@@ -1,0 +1,244 @@
+"""Train the embedded default drafter and target from scratch: ``python -m spectool_app train-defaults``.
+
+Both are ``Qwen3ForCausalLM`` models trained on whole gold conversations (loss on replies)
+from the synthetic train split, drawing a fresh generator seed for every pass so slot
+values rarely repeat, plus the safety training templates (never the safety dev/test set).
+Training is time-budgeted (a cosine schedule over the budget), seeded, resumable from
+``work_dir`` and runs on CUDA when present. The result is saved as 16-bit safetensors with
+the tokenizer under ``out_dir/<role>``. This module knows nothing about verifiers or the UI.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import torch
+from tqdm.auto import tqdm
+
+from spectool_app.config import PROJECT_ROOT
+from spectool_app.training.conversations import IGNORE_INDEX, Sequence, encode_task, tokenizer_corpus
+
+ROLES = ("drafter", "target")
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """Size of one Qwen3 model."""
+
+    hidden: int  # hidden size
+    layers: int  # decoder layers
+    heads: int  # attention heads
+    kv_heads: int  # key/value heads (grouped-query attention)
+    intermediate: int  # MLP width
+
+
+SHAPES = {
+    "drafter": ModelShape(hidden=128, layers=6, heads=4, kv_heads=2, intermediate=384),
+    "target": ModelShape(hidden=384, layers=10, heads=6, kv_heads=2, intermediate=1152),
+    "tiny": ModelShape(hidden=32, layers=2, heads=2, kv_heads=1, intermediate=64),
+}
+
+
+@dataclass(frozen=True)
+class TrainDefaultsConfig:
+    """What ``train-defaults`` trains and for how long."""
+
+    out_dir: str = str(PROJECT_ROOT / "models" / "embedded")  # final checkpoints, one folder per role
+    work_dir: str = str(PROJECT_ROOT / "data" / "train-defaults")  # resumable state, tokenizer
+    roles: tuple[str, ...] = ROLES  # which models to train, in order
+    shapes: dict[str, str] = field(default_factory=lambda: {"drafter": "drafter", "target": "target"})
+    minutes: dict[str, float] = field(default_factory=lambda: {"drafter": 20.0, "target": 60.0})
+    learning_rate: dict[str, float] = field(default_factory=lambda: {"drafter": 3e-3, "target": 1.5e-3})
+    vocab_size: int = 4096  # tokenizer vocabulary
+    tokenizer_tasks: int = 3000  # synthetic tasks the tokenizer is trained on
+    tokens_per_batch: int = 8192  # padded tokens per optimiser step
+    max_tokens: int = 1024  # longer conversations are cut
+    max_tool_chars: int = 400  # tool output shown in training contexts
+    safety_share: float = 0.1  # fraction of sequences from the safety training templates
+    warmup_steps: int = 50  # linear warm-up before the cosine decay
+    checkpoint_minutes: float = 5.0  # how often resumable state is written
+    max_steps: Optional[int] = None  # stop after this many optimiser steps (tests)
+    seed: int = 0  # everything random derives from this
+
+
+def _device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def build_model(shape: ModelShape, tokenizer: Any) -> torch.nn.Module:
+    """A randomly initialised Qwen3ForCausalLM of ``shape`` for ``tokenizer``'s vocabulary."""
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    config = Qwen3Config(
+        vocab_size=len(tokenizer),
+        hidden_size=shape.hidden,
+        intermediate_size=shape.intermediate,
+        num_hidden_layers=shape.layers,
+        num_attention_heads=shape.heads,
+        num_key_value_heads=shape.kv_heads,
+        head_dim=shape.hidden // shape.heads,
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
+        bos_token_id=None,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    return Qwen3ForCausalLM(config)
+
+
+def training_task_stream(seed: int, safety_share: float) -> Iterator[Any]:
+    """Endless tasks: synthetic train split with a new generator seed per pass, mixed with safety templates."""
+    from spectool_app.tasks import safety, synthetic
+
+    rng = random.Random(seed)
+    round_index = 0
+    while True:
+        tasks = list(synthetic.generate("train", seed=seed + round_index))
+        n_safety = int(len(tasks) * safety_share / max(1e-9, 1 - safety_share))
+        tasks += safety.training_tasks(seed=seed + round_index, n=n_safety)
+        rng.shuffle(tasks)
+        yield from tasks
+        round_index += 1
+
+
+def batches(sequences: Iterator[Sequence], tokens_per_batch: int, pad_id: int, seed: int,
+            buffer_size: int = 512) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Length-grouped, shuffled batches of (input_ids, attention_mask, labels), right-padded."""
+    rng = random.Random(seed)
+    while True:
+        buffer = [s for _, s in zip(range(buffer_size), sequences)]
+        if not buffer:
+            return
+        buffer.sort(key=lambda s: len(s.input_ids))
+        groups: list[list[Sequence]] = [[]]
+        for seq in buffer:
+            longest = max([len(seq.input_ids)] + [len(s.input_ids) for s in groups[-1]])
+            if groups[-1] and longest * (len(groups[-1]) + 1) > tokens_per_batch:
+                groups.append([])
+            groups[-1].append(seq)
+        rng.shuffle(groups)
+        for group in groups:
+            width = max(len(s.input_ids) for s in group)
+            ids = torch.full((len(group), width), pad_id, dtype=torch.long)
+            mask = torch.zeros((len(group), width), dtype=torch.long)
+            labels = torch.full((len(group), width), IGNORE_INDEX, dtype=torch.long)
+            for row, seq in enumerate(group):
+                n = len(seq.input_ids)
+                ids[row, :n] = torch.tensor(seq.input_ids)
+                mask[row, :n] = 1
+                labels[row, :n] = torch.tensor(seq.labels)
+            yield ids, mask, labels
+
+
+def learning_rate_at(step: int, progress: float, peak: float, warmup_steps: int) -> float:
+    """Linear warm-up over ``warmup_steps``, then cosine decay to 10% of ``peak`` over time ``progress`` in [0, 1]."""
+    if step < warmup_steps:
+        return peak * (step + 1) / warmup_steps
+    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def train_tokenizer_for(config: TrainDefaultsConfig) -> Any:
+    """Train (or load from ``work_dir``) the shared tokenizer."""
+    from models.tokenizer import load_tokenizer, train_tokenizer
+    from spectool_app.tasks import safety, synthetic
+
+    path = Path(config.work_dir) / "tokenizer"
+    if (path / "tokenizer.json").exists():
+        return load_tokenizer(path)
+    tasks = list(synthetic.generate("train", seed=config.seed))[: config.tokenizer_tasks]
+    tasks += safety.training_tasks(seed=config.seed, n=max(1, config.tokenizer_tasks // 10))
+    texts = list(tqdm(tokenizer_corpus(tasks, config.max_tool_chars), total=len(tasks), desc="tokenizer corpus"))
+    tokenizer = train_tokenizer(texts, vocab_size=config.vocab_size, tool_view="names")
+    tokenizer.save_pretrained(str(path))
+    return tokenizer
+
+
+def train_role(role: str, config: TrainDefaultsConfig, tokenizer: Any) -> dict[str, Any]:
+    """Train one model within its time budget, resuming from ``work_dir/<role>`` when present."""
+    torch.manual_seed(config.seed)
+    device = _device()
+    shape = SHAPES[config.shapes[role]]
+    model = build_model(shape, tokenizer).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate[role], weight_decay=0.01)
+    state_path = Path(config.work_dir) / role / "state.pt"
+    state = {"step": 0, "elapsed_s": 0.0, "tokens": 0, "sequences": 0, "loss": float("nan")}
+    if state_path.exists():
+        saved = torch.load(state_path, map_location=device, weights_only=False)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        state = saved["progress"]
+    budget_s = config.minutes[role] * 60
+    stream = training_task_stream(config.seed + state["sequences"], config.safety_share)
+    sequences = (encode_task(t, tokenizer, config.max_tool_chars, config.max_tokens) for t in stream)
+    model.train()
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16)
+    last_checkpoint = time.monotonic()
+    started = time.monotonic() - state["elapsed_s"]
+    bar = tqdm(total=int(budget_s), initial=int(state["elapsed_s"]), desc=f"train {role}", unit="s")
+    for ids, mask, labels in batches(sequences, config.tokens_per_batch, tokenizer.pad_token_id, config.seed + state["step"]):
+        elapsed = time.monotonic() - started
+        if elapsed >= budget_s or (config.max_steps is not None and state["step"] >= config.max_steps):
+            break
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate_at(state["step"], elapsed / budget_s, config.learning_rate[role], config.warmup_steps)
+        with autocast:
+            loss = model(input_ids=ids.to(device), attention_mask=mask.to(device), labels=labels.to(device)).loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        state.update(step=state["step"] + 1, elapsed_s=elapsed, tokens=state["tokens"] + int(mask.sum()),
+                     sequences=state["sequences"] + ids.shape[0], loss=float(loss))
+        bar.n = int(elapsed)
+        bar.set_postfix(loss=f"{state['loss']:.3f}", step=state["step"], tok_s=int(state["tokens"] / max(elapsed, 1e-6)))
+        if time.monotonic() - last_checkpoint > config.checkpoint_minutes * 60:
+            _save_state(state_path, model, optimizer, state)
+            last_checkpoint = time.monotonic()
+    bar.close()
+    _save_state(state_path, model, optimizer, state)
+    save_checkpoint(model, tokenizer, Path(config.out_dir) / role, role, shape, state, config)
+    return state
+
+
+def _save_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, progress: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "progress": progress}, tmp)
+    tmp.replace(path)
+
+
+def save_checkpoint(model: torch.nn.Module, tokenizer: Any, folder: Path, role: str, shape: ModelShape,
+                    progress: dict, config: TrainDefaultsConfig) -> None:
+    """16-bit safetensors + tokenizer + ``training.json`` (what the model card is written from)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    model.to(torch.bfloat16).save_pretrained(str(folder), safe_serialization=True)
+    tokenizer.save_pretrained(str(folder))
+    n_params = sum(p.numel() for p in model.parameters())
+    record = {
+        "role": role, "shape": asdict(shape), "parameters": n_params, "progress": progress,
+        "config": {k: v for k, v in asdict(config).items() if k not in {"out_dir", "work_dir"}},
+        "device": _device().type, "torch": torch.__version__,
+    }
+    (folder / "training.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+
+def train_defaults(config: TrainDefaultsConfig) -> dict[str, dict[str, Any]]:
+    """Train the tokenizer, then every role in ``config.roles``; returns each role's final progress."""
+    random.seed(config.seed)
+    tokenizer = train_tokenizer_for(config)
+    return {role: train_role(role, config, tokenizer) for role in config.roles}
+
+
+def tiny_config(work_dir: str, out_dir: str, steps: int = 3) -> TrainDefaultsConfig:
+    """A reduced run for tests: tiny shapes, a small tokenizer, a few steps."""
+    return replace(
+        TrainDefaultsConfig(), work_dir=work_dir, out_dir=out_dir, shapes={"drafter": "tiny", "target": "tiny"},
+        vocab_size=600, tokenizer_tasks=40, tokens_per_batch=2048, max_tokens=512, max_steps=steps,
+        warmup_steps=1, minutes={"drafter": 2.0, "target": 2.0},
+    )

@@ -1,0 +1,133 @@
+"""Verifiers judge a drafted action: one scoring method, one threshold rule, kinds in a plain dict.
+
+``judge(context, draft) -> Verdict``: a verifier computes ``p_accept`` in [0, 1] and the
+draft is accepted when ``p_accept >= threshold``. Kinds:
+
+- ``always`` / ``never``: trivial baselines (accept everything / nothing);
+- ``confidence``: the drafter's mean token probability (SpecEyes-style confidence gate);
+- ``target_likelihood``: the target's per-token likelihood of the draft, one forward pass;
+- ``exact_match``: the target generates its own action and the draft is accepted only when
+  equivalent (lossless; DSP / Speculative Actions). Its verdict carries the target's proposal
+  so a rejection needs no second target call.
+
+The trained classifier and the prompt critic register themselves in the same dict. This module
+knows nothing about storage or the UI; models are passed in.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Protocol
+
+from spectool_app.actions import Action
+from spectool_app.signatures import equivalent
+
+
+@dataclass(frozen=True)
+class JudgeContext:
+    """What a verifier may look at."""
+
+    messages: list[dict[str, Any]]  # the chat context the draft answers
+    tools: list[dict[str, Any]]  # tool schemas offered at this step
+    draft_mean_logprob: Optional[float] = None  # the drafter's mean token log-prob, when known
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A verifier's judgment of one draft."""
+
+    p_accept: float  # probability the draft is acceptable, in [0, 1]
+    accepted: bool  # p_accept >= threshold
+    latency_s: float  # wall time of the judgment
+    detail: dict[str, Any] = field(default_factory=dict)  # kind-specific extras
+
+
+class Verifier(Protocol):
+    """Anything with a name and a ``score`` method is a verifier."""
+
+    name: str  # the kind's name
+
+    def score(self, context: JudgeContext, draft: Action) -> tuple[float, dict[str, Any]]:
+        """Return ``(p_accept, detail)``."""
+        ...
+
+
+def judge(verifier: Verifier, context: JudgeContext, draft: Action, threshold: float) -> Verdict:
+    """Score ``draft`` and apply the threshold rule ``accepted = p_accept >= threshold``."""
+    started = time.perf_counter()
+    p_accept, detail = verifier.score(context, draft)
+    p_accept = min(1.0, max(0.0, float(p_accept)))
+    return Verdict(p_accept, p_accept >= threshold, time.perf_counter() - started, detail)
+
+
+@dataclass
+class Constant:
+    """Accepts everything (``p=1``) or nothing (``p=0``)."""
+
+    name: str  # "always" or "never"
+    p: float  # the constant score
+
+    def score(self, context: JudgeContext, draft: Action) -> tuple[float, dict[str, Any]]:
+        return self.p, {}
+
+
+@dataclass
+class Confidence:
+    """The drafter's own mean token probability, ``exp(mean log-prob)``."""
+
+    name: str = "confidence"
+
+    def score(self, context: JudgeContext, draft: Action) -> tuple[float, dict[str, Any]]:
+        if context.draft_mean_logprob is None:
+            return 0.0, {"reason": "drafter reported no log-probs"}
+        return math.exp(context.draft_mean_logprob), {}
+
+
+@dataclass
+class TargetLikelihood:
+    """The target's per-token probability of the draft: ``exp(score / tokens)``, no generation."""
+
+    target: Any  # a ChatModel with score(); score_text() giving (sum, tokens) when available
+    name: str = "target_likelihood"
+
+    def score(self, context: JudgeContext, draft: Action) -> tuple[float, dict[str, Any]]:
+        total, n_tokens = self.target.score_action(context.messages, context.tools, draft)
+        return math.exp(total / max(1, n_tokens)), {"logprob": total, "tokens": n_tokens}
+
+
+@dataclass
+class ExactMatch:
+    """The target generates; accept only an equivalent draft (lossless)."""
+
+    target: Any  # a ChatModel
+    name: str = "exact_match"
+
+    def score(self, context: JudgeContext, draft: Action) -> tuple[float, dict[str, Any]]:
+        proposal = self.target.propose(context.messages, context.tools)
+        target_action = proposal.action
+        same = target_action is not None and equivalent(draft, target_action, context.tools)
+        return (1.0 if same else 0.0), {"target_proposal": proposal}
+
+
+VerifierFactory = Callable[[dict[str, Any]], Verifier]
+
+VERIFIER_KINDS: dict[str, VerifierFactory] = {
+    "always": lambda models: Constant("always", 1.0),
+    "never": lambda models: Constant("never", 0.0),
+    "confidence": lambda models: Confidence(),
+    "target_likelihood": lambda models: TargetLikelihood(models["target"]),
+    "exact_match": lambda models: ExactMatch(models["target"]),
+}
+
+
+def make_verifier(kind: str, models: dict[str, Any]) -> Verifier:
+    """Build a verifier of ``kind`` from the loaded ``models`` (roles -> ChatModel).
+
+    Raises:
+        ValueError: unknown kind, naming the valid ones.
+    """
+    if kind not in VERIFIER_KINDS:
+        raise ValueError(f"unknown verifier {kind!r}; valid verifiers: {', '.join(VERIFIER_KINDS)}")
+    return VERIFIER_KINDS[kind](models)

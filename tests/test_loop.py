@@ -1,0 +1,128 @@
+"""The speculative loop over real episodes, with scripted models (the loop's logic, not model quality)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from models.base import Proposal, format_reply, make_proposal
+from spectool_app.actions import Answer, Blocked, ToolCall
+from spectool_app.events import EpisodeDone, PolicyDecided, Proposed, StepDone, ToolExecuted, VerdictGiven
+from spectool_app.loop import LoopConfig, SpeculativeLoop
+from spectool_app.policy import PolicyRules
+from spectool_app.tasks.bfcl import load_task
+from spectool_app.verifiers import make_verifier
+
+
+class GoldModel:
+    """Replies with the task's gold action for the step it is asked about; `wrong_at` steps err."""
+
+    def __init__(self, task, name, wrong_at=(), unparseable_at=()):
+        self.name, self.task, self.calls = name, task, 0
+        self.wrong_at, self.unparseable_at = set(wrong_at), set(unparseable_at)
+        self.cancelled = 0
+
+    def _position(self, messages):
+        turn = sum(1 for m in messages if m["role"] == "user") - 1
+        done = 0
+        for m in reversed(messages):
+            if m["role"] == "user":
+                break
+            done += m["role"] == "assistant"
+        return turn, done
+
+    def propose(self, messages, tools, cancel: threading.Event | None = None) -> Proposal:
+        self.calls += 1
+        turn, index = self._position(messages)
+        if (turn, index) in self.unparseable_at:
+            return make_proposal("<tool_call>[1, 2]</tool_call>", latency_s=0.001)
+        action = self.task.gold[turn][index]
+        if action == Answer(""):  # bfcl's closing answers carry no text; a model says something
+            action = Answer("Done.")
+        if (turn, index) in self.wrong_at:
+            action = ToolCall("ls", {"a": True}) if not isinstance(action, ToolCall) or action.name != "ls" else ToolCall("pwd", {})
+        return make_proposal(format_reply(action), latency_s=0.001, mean_logprob=-0.1, completion_tokens=5)
+
+
+def run(task, mode, verifier="exact_match", rules=PolicyRules(), **wrong):
+    drafter = GoldModel(task, "drafter", **wrong)
+    target = GoldModel(task, "target")
+    models = {"drafter": drafter, "target": target}
+    loop = SpeculativeLoop(models, make_verifier(verifier, models) if verifier else None,
+                           LoopConfig(mode=mode), rules)
+    return list(loop.run(task)), drafter, target
+
+
+@pytest.fixture(scope="module")
+def task():
+    return load_task("bfcl:multi_turn_base_0")
+
+
+def test_target_only_with_gold_target_passes(task):
+    events, _, target = run(task, "target_only", verifier=None)
+    assert events[-1] == EpisodeDone(task.id, True, "", events[-1].wall_s, task.steps)
+    assert target.calls == task.steps
+
+
+def test_speculative_accepts_right_drafts_and_falls_back_on_wrong_ones(task):
+    # the drafter errs at turn 0 step 1 (mkdir): exact_match rejects it and the target's action runs
+    events, _, _ = run(task, "speculative", wrong_at={(0, 1)})
+    verdicts = [e for e in events if isinstance(e, VerdictGiven)]
+    assert [v.accepted for v in verdicts[:3]] == [True, False, True]
+    steps = [e for e in events if isinstance(e, StepDone)]
+    assert [s.source for s in steps[:3]] == ["draft", "target", "draft"]
+    assert [s.draft_correct for s in steps[:3]] == [True, False, True]
+    assert isinstance(events[-1], EpisodeDone) and events[-1].passed
+
+
+def test_always_accepting_a_wrong_draft_fails_the_checker(task):
+    events, _, _ = run(task, "speculative", verifier="always", wrong_at={(0, 1)})
+    assert events[-1].passed is False
+
+
+def test_unparseable_draft_is_recorded_and_goes_to_the_target(task):
+    events, _, _ = run(task, "speculative", unparseable_at={(0, 0)})
+    first_draft = next(e for e in events if isinstance(e, Proposed) and e.role == "drafter")
+    assert first_draft.action is None
+    assert "must be a JSON object with 'name' and 'arguments', got a list" in first_draft.parse_error
+    first_step = next(e for e in events if isinstance(e, StepDone))
+    assert first_step.source == "target"
+    assert events[-1].passed
+
+
+def test_shadow_runs_the_target_on_accepted_steps_without_executing_it(task):
+    events, _, target = run(task, "shadow")
+    shadows = [e for e in events if isinstance(e, Proposed) and e.purpose == "shadow"]
+    executions = [e for e in events if isinstance(e, ToolExecuted)]
+    assert len(shadows) == task.steps  # exact_match also consulted the target; shadow adds one per accepted step
+    assert len(executions) == sum(len(t) for t in task.gold_calls)
+    assert events[-1].passed
+
+
+def test_parallel_records_the_cancelled_target_work_as_wasted(task):
+    events, _, _ = run(task, "parallel", verifier="always")
+    wasted = [e for e in events if isinstance(e, Proposed) and e.purpose == "wasted"]
+    assert len(wasted) == task.steps
+    assert events[-1].passed
+
+
+def test_policy_rule_turns_a_denied_call_into_blocked(task):
+    rules = PolicyRules(deny_tools=frozenset({"mkdir"}))
+    events, _, _ = run(task, "target_only", verifier=None, rules=rules)
+    denied = [e for e in events if isinstance(e, PolicyDecided) and not e.allowed]
+    assert denied[0].rule == "deny_tools:mkdir"
+    blocked_step = next(e for e in events if isinstance(e, StepDone) and e.source == "blocked")
+    assert blocked_step.action == Blocked("policy rule deny_tools:mkdir")
+    assert events[-1].passed is False
+
+
+def test_unknown_mode_names_the_valid_ones():
+    with pytest.raises(ValueError, match="unknown mode 'fast'; valid modes: target_only, draft_only"):
+        LoopConfig(mode="fast")
+
+
+def test_speculative_without_a_verifier_is_refused(task):
+    models = {"drafter": GoldModel(task, "d"), "target": GoldModel(task, "t")}
+    with pytest.raises(ValueError, match="missing: \\['verifier'\\]"):
+        SpeculativeLoop(models, None, LoopConfig(mode="speculative"))
