@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Protocol
 
 from spectool_app.actions import Action
+from spectool_app.parsing import format_qwen3_reply
 from spectool_app.signatures import equivalent
 
 
@@ -89,12 +90,14 @@ class Confidence:
 class TargetLikelihood:
     """The target's per-token probability of the draft: ``exp(score / tokens)``, no generation."""
 
-    target: Any  # a ChatModel with score(); score_text() giving (sum, tokens) when available
+    target: Any  # a ChatModel with score() and a tokenizer (counts the reply's tokens)
     name: str = "target_likelihood"
 
     def score(self, context: JudgeContext, draft: Action) -> tuple[float, dict[str, Any]]:
-        total, n_tokens = self.target.score_action(context.messages, context.tools, draft)
-        return math.exp(total / max(1, n_tokens)), {"logprob": total, "tokens": n_tokens}
+        total = self.target.score(context.messages, context.tools, draft)
+        reply = format_qwen3_reply(draft)
+        n_tokens = len(self.target.tokenizer(reply, add_special_tokens=False)["input_ids"]) + 1  # + end of turn
+        return math.exp(total / n_tokens), {"logprob": total, "tokens": n_tokens}
 
 
 @dataclass
