@@ -10,7 +10,7 @@ if [ -z "$BIN" ]; then
   BIN=$(find_bin)
 fi
 PGDIR=$(mktemp -d /tmp/spectool-pg.XXXXXX)
-PORT=${SPECTOOL_PG_PORT:-55432}
+PORT=${SPECTOOL_PG_PORT:-$(python3 -c "import socket; s = socket.socket(); s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])")}
 chown postgres:postgres "$PGDIR"
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 as_pg "$BIN/initdb" -D "$PGDIR/data" -A trust -U postgres >/dev/null
