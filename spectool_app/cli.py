@@ -114,7 +114,37 @@ def _add_train_defaults_parser(commands: argparse._SubParsersAction) -> None:
     train.set_defaults(handler=_cmd_train_defaults)
 
 
-PARSER_BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [_add_tasks_parser, _add_train_defaults_parser]
+def _cmd_eval_models(args: argparse.Namespace) -> int:
+    from models.presets import load_preset
+    from spectool_app.model_cards import write_model_cards
+    from spectool_app.model_eval import EvalOptions, evaluate_models
+
+    models = load_preset(args.preset)
+    options = EvalOptions(max_steps=args.max_steps, batch_size=args.batch_size, seed=args.seed)
+    report = evaluate_models(models, options)
+    if args.write_cards:
+        write_model_cards(report, " ".join(["python -m spectool_app eval-models", *args.argv_tail]))
+    if args.json:
+        print(json.dumps(report, sort_keys=True))
+    else:
+        for role in ("drafter", "target"):
+            print(role, json.dumps(report.get(role), sort_keys=True))
+        print("latency_ratio", report.get("latency_ratio"))
+    return 0
+
+
+def _add_eval_models_parser(commands: argparse._SubParsersAction) -> None:
+    evaluate = commands.add_parser("eval-models", help="step-level exact match, blocking rates and latency")
+    evaluate.add_argument("--preset", help="model preset (default: SPECTOOL_PRESET or embedded)")
+    evaluate.add_argument("--max-steps", type=int, help="sample this many steps per task set (default: all)")
+    evaluate.add_argument("--batch-size", type=int, default=8)
+    evaluate.add_argument("--write-cards", action="store_true", help="write the results into the model cards")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.set_defaults(handler=_cmd_eval_models)
+
+
+PARSER_BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [_add_tasks_parser, _add_train_defaults_parser, _add_eval_models_parser]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -133,11 +163,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run one command; returns the process exit code."""
     try:
+        argv = list(sys.argv[1:] if argv is None else argv)
         args = build_parser().parse_args(argv)
+        args.argv_tail = argv[1:]
         return args.handler(args)
     except (UsageError, TaskError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except RuntimeError as exc:  # missing models, unreachable servers, a store that cannot be written
+        if type(exc).__name__ not in {"ModelUnavailableError", "BackendError", "StoreError"}:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

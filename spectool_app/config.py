@@ -31,7 +31,6 @@ class Config:
     preset: str = "embedded"  # model preset: "embedded" (offline checkpoints) or "qwen3"
     seed: int = 0  # seed for task generation and sampling
     max_steps_per_turn: int = 8  # a turn ends after this many actions even without an Answer
-    max_tool_chars: int = 1500  # tool output shown to models is cut to this many characters
     host: str = "127.0.0.1"  # where `python app.py` serves
     port: int = 7860  # Gradio's usual port
 

@@ -18,6 +18,9 @@ SYSTEM_PROMPT = (
     "You are a tool-using assistant. Take one action per reply: call one tool, answer the user, "
     "or refuse with 'BLOCKED: <reason>' when the action would break the policy."
 )
+# Tool output shown to a model is cut to this many characters: one setting for training,
+# evaluation and the loop, so models see at run time what they were trained on.
+MAX_TOOL_CHARS = 400
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ def action_messages(record: StepRecord, max_tool_chars: int) -> list[dict[str, A
 
 
 def build_messages(
-    task: Task, turn: int, history: list[list[StepRecord]], max_tool_chars: int = 1500
+    task: Task, turn: int, history: list[list[StepRecord]], max_tool_chars: int = MAX_TOOL_CHARS
 ) -> list[dict[str, Any]]:
     """Messages for the next step of ``turn`` given ``history[t]`` for turns ``0..turn``.
 
@@ -79,7 +82,7 @@ class GoldStep:
     gold: Action  # the gold action for this step
 
 
-def gold_steps(task: Task, max_tool_chars: int = 1500) -> Iterator[GoldStep]:
+def gold_steps(task: Task, max_tool_chars: int = MAX_TOOL_CHARS) -> Iterator[GoldStep]:
     """Replay ``task``'s gold actions on a fresh episode and yield every step's context.
 
     Tool outputs in the context are the real outputs of the gold calls.

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 
 from spectool_app.actions import Action, Answer, Blocked, ToolCall
-from spectool_app.context import StepRecord, build_messages
+from spectool_app.context import MAX_TOOL_CHARS, StepRecord, build_messages
 from spectool_app.envs import Episode
 from spectool_app.events import (EpisodeDone, EpisodeStarted, PolicyDecided, Proposed, StepDone, StepEvent,
                                  ToolExecuted, TurnDone, TurnStarted, VerdictGiven)
@@ -42,7 +42,7 @@ class LoopConfig:
     mode: str = "speculative"  # one of MODES
     threshold: float = 0.5  # verifier acceptance threshold
     max_steps_per_turn: int = 8  # a turn ends after this many actions
-    max_tool_chars: int = 1500  # tool output shown to models is cut to this
+    max_tool_chars: int = MAX_TOOL_CHARS  # tool output shown to models is cut to this
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

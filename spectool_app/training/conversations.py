@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
-from spectool_app.context import gold_steps
+from spectool_app.context import MAX_TOOL_CHARS, gold_steps
 from spectool_app.parsing import format_qwen3_reply
 from spectool_app.tasks.base import Task
 
@@ -53,7 +53,7 @@ def conversation_spans(task: Task, tokenizer: Any, max_tool_chars: int) -> tuple
     return text, spans
 
 
-def encode_task(task: Task, tokenizer: Any, max_tool_chars: int = 400, max_tokens: int = 2048) -> Sequence:
+def encode_task(task: Task, tokenizer: Any, max_tool_chars: int = MAX_TOOL_CHARS, max_tokens: int = 2048) -> Sequence:
     """Tokenize ``task``'s gold conversation with labels on replies only.
 
     Sequences longer than ``max_tokens`` are cut at the end (their last replies are lost).
@@ -78,7 +78,7 @@ def encode_tasks(tasks: Iterable[Task], tokenizer: Any, **kwargs: Any) -> Iterat
         yield encode_task(task, tokenizer, **kwargs)
 
 
-def tokenizer_corpus(tasks: Iterable[Task], max_tool_chars: int = 400) -> Iterator[str]:
+def tokenizer_corpus(tasks: Iterable[Task], max_tool_chars: int = MAX_TOOL_CHARS) -> Iterator[str]:
     """Plain texts to train a tokenizer on: each task's final context and every gold reply."""
     for task in tasks:
         steps = list(gold_steps(task, max_tool_chars))

@@ -22,6 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from spectool_app.config import PROJECT_ROOT
+from spectool_app.context import MAX_TOOL_CHARS
 from spectool_app.training.conversations import IGNORE_INDEX, Sequence, encode_task, tokenizer_corpus
 
 ROLES = ("drafter", "target")
@@ -57,9 +58,9 @@ class TrainDefaultsConfig:
     learning_rate: dict[str, float] = field(default_factory=lambda: {"drafter": 3e-3, "target": 1.5e-3})
     vocab_size: int = 4096  # tokenizer vocabulary
     tokenizer_tasks: int = 3000  # synthetic tasks the tokenizer is trained on
-    tokens_per_batch: int = 8192  # padded tokens per optimiser step
+    tokens_per_batch: int = 4096  # padded tokens per optimiser step
     max_tokens: int = 1024  # longer conversations are cut
-    max_tool_chars: int = 400  # tool output shown in training contexts
+    max_tool_chars: int = MAX_TOOL_CHARS  # tool output shown in training contexts
     safety_share: float = 0.1  # fraction of sequences from the safety training templates
     warmup_steps: int = 50  # linear warm-up before the cosine decay
     checkpoint_minutes: float = 5.0  # how often resumable state is written

@@ -1,0 +1,99 @@
+"""Run statistics with one definition each: ``RunStats.observe(event)`` accumulates, ``summary()`` reports.
+
+Formulas (``steps`` counts executed actions over all episodes):
+- acceptance rate ``a`` = accepted drafts / steps;
+- target-call savings = 1 - target calls / steps (a target call is any target proposal that was
+  made to decide a step: target_only, fallback, exact_match's own generation, or parallel);
+- false-accept rate = accepted drafts that are wrong / wrong drafts (gold known);
+  false-reject rate = rejected drafts that are right / right drafts (gold known);
+- pass rate = passed episodes / episodes;
+- analytical bound (sequential, k=1) = t_T / (t_d + t_v + (1 - a) t_T), from stage means per step,
+  where t_T is the mean target latency per target call.
+
+The same object feeds the CLI summary, the benchmark and the app. It knows nothing about storage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from spectool_app.events import EpisodeDone, Proposed, StepDone, StepEvent, VerdictGiven
+
+
+def _ratio(num: float, den: float) -> Optional[float]:
+    return num / den if den else None
+
+
+@dataclass
+class RunStats:
+    """Counters over the events of one run."""
+
+    episodes: int = 0  # finished episodes
+    passed: int = 0  # episodes the checker passed
+    steps: int = 0  # executed actions
+    accepted: int = 0  # steps whose executed action was the draft after a verdict
+    drafts_judged: int = 0  # verdicts given
+    target_calls: int = 0  # target proposals used to decide a step
+    target_seconds: float = 0.0  # their total latency
+    wrong_drafts: int = 0  # judged drafts known to be wrong
+    right_drafts: int = 0  # judged drafts known to be right
+    false_accepts: int = 0  # wrong drafts accepted
+    false_rejects: int = 0  # right drafts rejected
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # summed step timings per stage
+    tokens: dict[str, int] = field(default_factory=dict)  # generated tokens per role
+    wall_seconds: float = 0.0  # summed episode wall time
+    _last_verdict: Optional[VerdictGiven] = None
+
+    def observe(self, event: StepEvent) -> None:
+        """Accumulate one loop event."""
+        if isinstance(event, VerdictGiven):
+            self.drafts_judged += 1
+            self._last_verdict = event
+        elif isinstance(event, Proposed):
+            self.tokens[event.role] = self.tokens.get(event.role, 0) + event.completion_tokens
+            if event.role == "target" and event.purpose in ("execute", "fallback"):
+                self.target_calls += 1
+                self.target_seconds += event.latency_s
+        elif isinstance(event, StepDone):
+            self._observe_step(event)
+        elif isinstance(event, EpisodeDone):
+            self.episodes += 1
+            self.passed += event.passed
+            self.wall_seconds += event.wall_s
+
+    def _observe_step(self, event: StepDone) -> None:
+        self.steps += 1
+        for stage, seconds in event.timings.items():
+            self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + seconds
+        verdict, self._last_verdict = self._last_verdict, None
+        if verdict is None or (verdict.turn, verdict.step) != (event.turn, event.step):
+            return
+        self.accepted += verdict.accepted and event.source == "draft"
+        if event.draft_correct is True:
+            self.right_drafts += 1
+            self.false_rejects += not verdict.accepted
+        elif event.draft_correct is False:
+            self.wrong_drafts += 1
+            self.false_accepts += verdict.accepted
+
+    def summary(self) -> dict[str, Any]:
+        """Every metric of the module docstring, plus the stage means it uses."""
+        means = {stage: seconds / self.steps for stage, seconds in self.stage_seconds.items()} if self.steps else {}
+        acceptance = _ratio(self.accepted, self.steps)
+        t_target = _ratio(self.target_seconds, self.target_calls)
+        bound = None
+        if t_target and acceptance is not None:
+            denominator = means.get("draft", 0.0) + means.get("verify", 0.0) + (1 - acceptance) * t_target
+            bound = _ratio(t_target, denominator)
+        return {
+            "episodes": self.episodes, "steps": self.steps,
+            "pass_rate": _ratio(self.passed, self.episodes),
+            "acceptance_rate": acceptance,
+            "target_call_savings": None if not self.steps else 1 - self.target_calls / self.steps,
+            "false_accept_rate": _ratio(self.false_accepts, self.wrong_drafts),
+            "false_reject_rate": _ratio(self.false_rejects, self.right_drafts),
+            "speedup_bound": bound,
+            "stage_means_s": means, "target_latency_s": t_target,
+            "tokens": dict(self.tokens), "wall_s": self.wall_seconds,
+        }

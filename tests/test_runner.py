@@ -1,0 +1,48 @@
+"""The run service: loop events recorded into a real SQLite file, with run statistics."""
+
+import pytest
+
+from db.engine import open_store
+from db.queries import run_steps, run_summary
+from spectool_app.events import EpisodeDone
+from spectool_app.metrics import RunStats
+from spectool_app.runner import RunRequest, stream_run
+from spectool_app.tasks.bfcl import load_task
+from tests.test_loop import GoldModel
+
+TASK_ID = "bfcl:multi_turn_base_0"
+
+
+def test_speculative_run_is_recorded_step_by_step(tmp_path):
+    engine = open_store(f"sqlite:///{tmp_path / 'runs.db'}")
+    task = load_task(TASK_ID)
+    models = {"drafter": GoldModel(task, "drafter", wrong_at={(0, 1)}), "target": GoldModel(task, "target")}
+    stats = RunStats()
+    request = RunRequest(mode="speculative", verifier="exact_match", task_ids=(TASK_ID,))
+    events = list(stream_run(request, engine, models=models, stats=stats))
+    run_id = events[0][0]
+    assert isinstance(events[-1][1], EpisodeDone) and events[-1][1].passed
+    summary = stats.summary()
+    assert summary["steps"] == task.steps == len(run_steps(engine, run_id))
+    # one wrong draft (rejected), all others right and accepted
+    assert summary["acceptance_rate"] == pytest.approx((task.steps - 1) / task.steps)
+    assert (summary["false_accept_rate"], summary["false_reject_rate"]) == (0.0, 0.0)
+    assert summary["pass_rate"] == 1.0
+    stored = run_summary(engine, run_id)
+    # the store's summary (from rows) and RunStats (from events) agree
+    assert stored["status"] == "done"
+    for metric in ("acceptance_rate", "target_call_savings", "pass_rate", "false_accept_rate"):
+        assert stored[metric] == pytest.approx(summary[metric]), metric
+
+
+def test_bad_requests_name_the_valid_choices(tmp_path):
+    engine = open_store(f"sqlite:///{tmp_path / 'runs.db'}")
+    cases = {  # field -> expected message
+        RunRequest(mode="fast"): "unknown mode 'fast'; valid modes: target_only",
+        RunRequest(verifier="oracle"): "unknown verifier 'oracle'; valid verifiers: always",
+        RunRequest(threshold=1.5): "threshold must be between 0 and 1, got 1.5",
+        RunRequest(limit=0): "limit must be a positive number of tasks, got 0",
+    }
+    for request, message in cases.items():
+        with pytest.raises(ValueError, match=message):
+            next(stream_run(request, engine, models={}))
