@@ -13,7 +13,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import gradio as gr  # noqa: E402  (the environment must be set before gradio is imported)
 
-from spectool_app.cli import task_stats  # noqa: E402
+from spectool_app.commands.tasks import task_stats  # noqa: E402
 
 INTRO = """# SpecTool
 Speculative tool calling: a cheap drafter proposes each agent action, a trained verifier accepts or

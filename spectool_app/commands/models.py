@@ -1,0 +1,81 @@
+"""``train-defaults`` and ``eval-models``: build and measure the embedded drafter and target."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from spectool_app.cli import UsageError
+
+
+def _cmd_train_defaults(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from spectool_app.training.defaults import ROLES, TrainDefaultsConfig, tiny_config, train_defaults
+
+    roles = tuple(r for r in args.roles.split(",") if r)
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown:
+        raise UsageError(f"unknown role(s) {unknown}; valid roles: {', '.join(ROLES)}")
+    config = TrainDefaultsConfig()
+    if args.tiny:
+        config = tiny_config(config.work_dir, config.out_dir)
+    minutes = dict(config.minutes)
+    minutes.update({k: v for k, v in (("drafter", args.drafter_minutes), ("target", args.target_minutes)) if v})
+    overrides = {"roles": roles, "minutes": minutes, "seed": args.seed}
+    overrides.update({k: v for k, v in (("out_dir", args.out_dir), ("work_dir", args.work_dir)) if v})
+    if args.max_steps is not None:
+        overrides["max_steps"] = args.max_steps
+    results = train_defaults(replace(config, **overrides))
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+def add_train_defaults_parser(commands: argparse._SubParsersAction) -> None:
+    train = commands.add_parser("train-defaults", help="train the embedded drafter and target (resumable)")
+    train.add_argument("--roles", default="drafter,target", help="comma-separated: drafter,target")
+    train.add_argument("--drafter-minutes", type=float, help="time budget of the drafter (default 20)")
+    train.add_argument("--target-minutes", type=float, help="time budget of the target (default 60)")
+    train.add_argument("--out-dir", help="where checkpoints go (default models/embedded)")
+    train.add_argument("--work-dir", help="resumable state (default data/train-defaults)")
+    train.add_argument("--max-steps", type=int, help="stop each role after this many optimiser steps")
+    train.add_argument("--tiny", action="store_true", help="reduced sizes for a smoke test")
+    train.add_argument("--seed", type=int, default=0)
+    train.set_defaults(handler=_cmd_train_defaults)
+
+
+def _cmd_eval_models(args: argparse.Namespace) -> int:
+    from models.presets import load_preset
+    from spectool_app.model_cards import write_model_cards
+    from spectool_app.model_eval import EvalOptions, evaluate_models
+
+    models = load_preset(args.preset)
+    options = EvalOptions(max_steps=args.max_steps, batch_size=args.batch_size, seed=args.seed)
+    report = evaluate_models(models, options)
+    if args.write_cards:
+        write_model_cards(report, " ".join(["python -m spectool_app eval-models", *args.argv_tail]))
+    if args.json:
+        print(json.dumps(report, sort_keys=True))
+    else:
+        for role in ("drafter", "target"):
+            print(role, json.dumps(report.get(role), sort_keys=True))
+        print("latency_ratio", report.get("latency_ratio"))
+    return 0
+
+
+def add_eval_models_parser(commands: argparse._SubParsersAction) -> None:
+    evaluate = commands.add_parser("eval-models", help="step-level exact match, blocking rates and latency")
+    evaluate.add_argument("--preset", help="model preset (default: SPECTOOL_PRESET or embedded)")
+    evaluate.add_argument("--max-steps", type=int, help="sample this many steps per task set (default: all)")
+    evaluate.add_argument("--batch-size", type=int, default=8)
+    evaluate.add_argument("--write-cards", action="store_true", help="write the results into the model cards")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.set_defaults(handler=_cmd_eval_models)
+
+
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    add_train_defaults_parser(commands)
+    add_eval_models_parser(commands)

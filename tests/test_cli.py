@@ -1,0 +1,43 @@
+"""The command line: task statistics and one-line errors with exit code 2."""
+
+import json
+
+from tests.helpers import run_cli
+
+
+def test_tasks_stats_json_counts_every_source_and_split():
+    result = run_cli("tasks", "stats", "--json")
+    assert result.returncode == 0, result.stderr
+    stats = json.loads(result.stdout)
+    assert {split: row["tasks"] for split, row in stats["bfcl"].items()} == {"train": 560, "dev": 80, "test": 160}
+    assert sum(row["tasks"] for row in stats["bfcl"].values()) == 800
+    assert stats["synthetic"]["train"]["steps"] >= 20_000
+    assert stats["synthetic"]["dev"]["steps"] >= 1_000 and stats["synthetic"]["test"]["steps"] >= 1_000
+    assert sum(row["tasks"] for row in stats["safety"].values()) >= 400  # 200+ unsafe/benign pairs
+    assert set(stats["safety"]) == {"dev", "test"}
+
+
+def test_tasks_show_prints_gold_actions():
+    result = run_cli("tasks", "show", "bfcl:multi_turn_base_0")
+    shown = json.loads(result.stdout)
+    assert shown["turns"][0]["gold"][0] == {"kind": "tool_call", "name": "cd", "arguments": {"folder": "document"}}
+
+
+def test_unknown_task_id_is_one_line_and_exit_2():
+    result = run_cli("tasks", "show", "bfcl:nope_1")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: unknown task id 'bfcl:nope_1'; list the ids with `python -m spectool_app tasks list --source bfcl`"
+    ]
+
+
+def test_unknown_source_names_the_valid_ones():
+    result = run_cli("tasks", "show", "web:1")
+    assert result.returncode == 2
+    assert "unknown task source 'web'; valid sources: bfcl, synthetic, safety" in result.stderr
+
+
+def test_unknown_command_exits_2():
+    result = run_cli("fly")
+    assert result.returncode == 2
+    assert "invalid choice: 'fly'" in result.stderr
