@@ -195,7 +195,7 @@ def train_role(role: str, config: TrainDefaultsConfig, tokenizer: Any) -> dict[s
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         state.update(step=state["step"] + 1, elapsed_s=elapsed, tokens=state["tokens"] + int(mask.sum()),
-                     sequences=state["sequences"] + ids.shape[0], loss=float(loss))
+                     sequences=state["sequences"] + ids.shape[0], loss=float(loss.detach()))
         bar.n = int(elapsed)
         bar.set_postfix(loss=f"{state['loss']:.3f}", step=state["step"], tok_s=int(state["tokens"] / max(elapsed, 1e-6)))
         if time.monotonic() - last_checkpoint > config.checkpoint_minutes * 60:
