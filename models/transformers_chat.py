@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import torch
+from transformers.generation.logits_process import LogitsProcessorList
 from transformers.generation.stopping_criteria import StoppingCriteria, StoppingCriteriaList
 
 from models.base import (
@@ -30,7 +31,27 @@ from models.base import (
     format_reply,
     make_proposal,
 )
+from models.copy_values import CopyValuesProcessor, context_text
 from spectool_app.actions import Action
+
+DECODING_FILE = "spectool.json"  # optional decoding settings saved beside a checkpoint
+
+
+def read_decoding_settings(source: str) -> dict[str, Any]:
+    """``spectool.json`` of a local checkpoint folder ({} for hub ids or when absent)."""
+    import json
+
+    path = Path(source) / DECODING_FILE
+    if not path.is_file():
+        return {}
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelUnavailableError(f"{path} is not valid JSON: {exc}") from exc
+    allowed = {"copy_values", "max_new_tokens"}
+    if not isinstance(settings, dict) or set(settings) - allowed:
+        raise ModelUnavailableError(f"{path} may only hold {sorted(allowed)}, got {settings!r}")
+    return settings
 
 DEFAULT_MAX_NEW_TOKENS = 256
 # Extra template variables: Qwen3's template reads enable_thinking; templates that don't ignore it.
@@ -122,8 +143,12 @@ class TransformersChatModel:
         """
         source = str(path_or_hub_id)
         resolved = resolve_device(device)
+        decoding = read_decoding_settings(source)
         model, tokenizer = _load(source, resolved, resolve_dtype(dtype, resolved))
+        if max_new_tokens == DEFAULT_MAX_NEW_TOKENS:
+            max_new_tokens = int(decoding.get("max_new_tokens", max_new_tokens))
         self._setup(model, tokenizer, name or source, max_new_tokens, temperature, seed)
+        self.copy_values = bool(decoding.get("copy_values", False))
 
     @classmethod
     def from_model(
@@ -156,6 +181,7 @@ class TransformersChatModel:
         self.temperature = temperature  # 0 = greedy
         self.seed = seed  # base seed for sampling
         self.template_kwargs = dict(DEFAULT_TEMPLATE_KWARGS)  # extra chat-template variables
+        self.copy_values = False  # constrain tool-call string values to copies from the context
         self._calls = 0  # generate calls so far (sampling seed offset)
         self._lock = threading.Lock()  # one forward at a time per model
         tokenizer.padding_side = "left"
@@ -216,7 +242,13 @@ class TransformersChatModel:
         encoded = {k: v.to(self.device) for k, v in encoded.items()}
         with self._lock, torch.inference_mode():
             stopping = StoppingCriteriaList([_Cancelled(cancel)]) if cancel is not None else None
-            output = self.model.generate(**encoded, **self._generation_kwargs(), stopping_criteria=stopping)
+            processors = None
+            if self.copy_values:
+                contexts = [context_text(messages) for messages in batch]
+                width = encoded["input_ids"].shape[1]
+                processors = LogitsProcessorList([CopyValuesProcessor(self.tokenizer, contexts, width)])
+            output = self.model.generate(**encoded, **self._generation_kwargs(), stopping_criteria=stopping,
+                                         logits_processor=processors)
         new_tokens = output.sequences[:, encoded["input_ids"].shape[1] :]
         logprobs = self._chosen_logprobs(output.logits, new_tokens)
         latency = time.perf_counter() - started

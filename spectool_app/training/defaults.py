@@ -227,6 +227,9 @@ def save_checkpoint(model: torch.nn.Module, tokenizer: Any, folder: Path, role: 
         "device": _device().type, "torch": torch.__version__,
     }
     (folder / "training.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    # decoding settings read by TransformersChatModel: copy argument values from the context
+    decoding = {"copy_values": True, "max_new_tokens": 128}
+    (folder / "spectool.json").write_text(json.dumps(decoding, indent=2) + "\n", encoding="utf-8")
 
 
 def train_defaults(config: TrainDefaultsConfig) -> dict[str, dict[str, Any]]:
