@@ -27,11 +27,13 @@ from sqlmodel import Session, select
 from db.engine import StoreError, describe_failure, write_engine
 from db.tables import (ANNOTATION_LABELS, RUN_STATUSES, Annotation, Draft, Episode, Fallback, PolicyCheck, Run,
                        Step, ToolExecution, Verdict, utcnow)
+from spectool_app.events import TARGET_CALL_PURPOSES
+from spectool_app.metrics import speedup_bound
 from spectool_app.actions import ACTION_KINDS, ActionError, action_from_dict, action_from_json, action_to_json
 
 QUEUE_ORDERS = ("uncertainty", "disagreement")  # verdict_queue orders
 STAGE_COLUMNS = ("t_draft", "t_verify", "t_fallback", "t_policy", "t_tool", "t_overhead", "t_total")
-NEEDED_TARGET = ("execute", "fallback")  # target purposes whose action was used
+NEEDED_TARGET = TARGET_CALL_PURPOSES  # target calls that decided a step (events.TARGET_CALL_PURPOSES)
 RUNS_HINT = "list runs with `python -m spectool_app runs list`"
 
 
@@ -195,11 +197,8 @@ def run_summary(engine: Engine, run_id: int) -> dict[str, Any]:
     all_drafts = [d for rows in drafts.values() for d in rows]
     latency = {"draft": _mean([d.latency for d in all_drafts]),
                "verify": _mean([v.latency for rows in verdicts.values() for v in rows]),
-               "target": _mean([t.latency for t in all_targets])}
-    bound = None
-    if a is not None and latency["target"]:
-        bound = latency["target"] / ((latency["draft"] or 0.0) + (latency["verify"] or 0.0)
-                                     + (1 - a) * latency["target"])
+               "target": _mean([t.latency for t in all_targets if t.purpose != "wasted"])}
+    bound = speedup_bound(latency["draft"] or 0.0, latency["verify"] or 0.0, latency["target"], a)
     finished = [e for e in episodes if e.passed is not None]
     summary = _run_dict(run)
     summary.update(

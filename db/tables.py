@@ -16,10 +16,10 @@ from typing import Optional
 from sqlalchemy import Text, UniqueConstraint
 from sqlmodel import Field, Relationship, SQLModel
 
-from spectool_app.events import STEP_SOURCES  # noqa: F401  (Step.source values, re-exported)
+from spectool_app.events import PROPOSAL_PURPOSES, STEP_SOURCES  # noqa: F401  (STEP_SOURCES re-exported)
 
 RUN_STATUSES = ("running", "done", "interrupted", "failed")  # Run.status values
-FALLBACK_PURPOSES = ("execute", "fallback", "shadow", "wasted")  # Fallback.purpose values
+FALLBACK_PURPOSES = tuple(p for p in PROPOSAL_PURPOSES if p != "draft")  # Fallback.purpose values (target rows)
 ANNOTATION_LABELS = ("correct", "false_accept", "false_reject", "should_block")  # Annotation.label values
 
 

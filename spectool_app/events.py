@@ -15,6 +15,11 @@ from spectool_app.actions import Action, ToolCall
 
 STEP_SOURCES = ("draft", "target", "blocked", "limit")  # who decided the executed action
 STAGES = ("draft", "verify", "fallback", "policy", "tool", "overhead")  # timing buckets of a step
+# Why a model proposed: "draft" (drafter, to be judged), "execute" (the mode's only model decides),
+# "fallback" (target after a rejection), "verify" (target generating inside exact_match's judgment),
+# "shadow" (target on an accepted step, recorded, never executed), "wasted" (parallel target cancelled).
+PROPOSAL_PURPOSES = ("draft", "execute", "fallback", "verify", "shadow", "wasted")
+TARGET_CALL_PURPOSES = ("execute", "fallback", "verify")  # target calls that decided a step
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,7 @@ class Proposed:
     prompt_tokens: int  # tokens in the prompt
     completion_tokens: int  # tokens generated
     mean_logprob: Optional[float] = None  # mean token log-prob of the completion when known
-    purpose: str = "execute"  # "execute", "fallback", "shadow" (recorded, never executed) or "wasted"
+    purpose: str = "execute"  # see PROPOSAL_PURPOSES
 
 
 @dataclass(frozen=True)

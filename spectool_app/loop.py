@@ -163,6 +163,8 @@ class SpeculativeLoop:
             detail = {k: v for k, v in verdict.detail.items() if k != "target_proposal"}
             yield VerdictGiven(turn, index, self.verifier.name, verdict.p_accept, self.config.threshold,
                                verdict.accepted, verdict.latency_s, detail)
+            if "target_proposal" in verdict.detail:  # exact_match generated with the target to judge
+                yield _proposed(turn, index, "target", verdict.detail["target_proposal"], "verify")
         if verdict is not None and verdict.accepted:
             if future is not None:
                 cancel.set()
@@ -170,13 +172,11 @@ class SpeculativeLoop:
             if mode == "shadow":
                 yield _proposed(turn, index, "target", self.target.propose(messages, tools), "shadow")
             return _Step(draft.action, "draft", draft.action)
+        if verdict is not None and "target_proposal" in verdict.detail:
+            # exact_match already ran the target (recorded with purpose "verify"): no second call
+            return _Step(_closing(verdict.detail["target_proposal"].action), "target", draft.action)
         waited = time.perf_counter()
-        if future is not None:
-            fallback = future.result()
-        elif verdict is not None and "target_proposal" in verdict.detail:
-            fallback = verdict.detail["target_proposal"]  # exact_match already ran the target
-        else:
-            fallback = self.target.propose(messages, tools)
+        fallback = future.result() if future is not None else self.target.propose(messages, tools)
         timings["fallback"] = fallback.latency_s if future is None else time.perf_counter() - waited
         yield _proposed(turn, index, "target", fallback, "fallback")
         return _Step(_closing(fallback.action), "target", draft.action)

@@ -2,13 +2,14 @@
 
 Formulas (``steps`` counts executed actions over all episodes):
 - acceptance rate ``a`` = accepted drafts / steps;
-- target-call savings = 1 - target calls / steps (a target call is any target proposal that was
-  made to decide a step: target_only, fallback, exact_match's own generation, or parallel);
+- target-call savings = 1 - target calls / steps (a target call is a target proposal made to decide
+  a step: ``events.TARGET_CALL_PURPOSES``; shadow and cancelled parallel work are counted apart);
 - false-accept rate = accepted drafts that are wrong / wrong drafts (gold known);
   false-reject rate = rejected drafts that are right / right drafts (gold known);
 - pass rate = passed episodes / episodes;
-- analytical bound (sequential, k=1) = t_T / (t_d + t_v + (1 - a) t_T), from stage means per step,
-  where t_T is the mean target latency per target call.
+- analytical bound (sequential, k=1) = t_T / (t_d + t_v + (1 - a) t_T) (:func:`speedup_bound`), with
+  t_d and t_v the mean draft and verify time per step and t_T the mean latency of a complete target
+  generation (target calls and shadow calls; cancelled parallel work excluded).
 
 The same object feeds the CLI summary, the benchmark and the app. It knows nothing about storage.
 """
@@ -18,11 +19,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from spectool_app.events import EpisodeDone, Proposed, StepDone, StepEvent, VerdictGiven
+from spectool_app.events import TARGET_CALL_PURPOSES, EpisodeDone, Proposed, StepDone, StepEvent, VerdictGiven
 
 
 def _ratio(num: float, den: float) -> Optional[float]:
     return num / den if den else None
+
+
+def speedup_bound(t_draft: float, t_verify: float, t_target: Optional[float], acceptance: Optional[float]) -> Optional[float]:
+    """Sequential k=1 bound ``t_T / (t_d + t_v + (1 - a) t_T)``; None when a term is unknown."""
+    if not t_target or acceptance is None:
+        return None
+    return _ratio(t_target, t_draft + t_verify + (1 - acceptance) * t_target)
 
 
 @dataclass
@@ -34,7 +42,8 @@ class RunStats:
     steps: int = 0  # executed actions
     accepted: int = 0  # steps whose executed action was the draft after a verdict
     drafts_judged: int = 0  # verdicts given
-    target_calls: int = 0  # target proposals used to decide a step
+    target_calls: int = 0  # target proposals that decided a step (TARGET_CALL_PURPOSES)
+    target_generations: int = 0  # complete target generations (target calls and shadow calls)
     target_seconds: float = 0.0  # their total latency
     wrong_drafts: int = 0  # judged drafts known to be wrong
     right_drafts: int = 0  # judged drafts known to be right
@@ -52,8 +61,10 @@ class RunStats:
             self._last_verdict = event
         elif isinstance(event, Proposed):
             self.tokens[event.role] = self.tokens.get(event.role, 0) + event.completion_tokens
-            if event.role == "target" and event.purpose in ("execute", "fallback"):
+            if event.role == "target" and event.purpose in TARGET_CALL_PURPOSES:
                 self.target_calls += 1
+            if event.role == "target" and event.purpose != "wasted":
+                self.target_generations += 1
                 self.target_seconds += event.latency_s
         elif isinstance(event, StepDone):
             self._observe_step(event)
@@ -81,11 +92,8 @@ class RunStats:
         """Every metric of the module docstring, plus the stage means it uses."""
         means = {stage: seconds / self.steps for stage, seconds in self.stage_seconds.items()} if self.steps else {}
         acceptance = _ratio(self.accepted, self.steps)
-        t_target = _ratio(self.target_seconds, self.target_calls)
-        bound = None
-        if t_target and acceptance is not None:
-            denominator = means.get("draft", 0.0) + means.get("verify", 0.0) + (1 - acceptance) * t_target
-            bound = _ratio(t_target, denominator)
+        t_target = _ratio(self.target_seconds, self.target_generations)
+        bound = speedup_bound(means.get("draft", 0.0), means.get("verify", 0.0), t_target, acceptance)
         return {
             "episodes": self.episodes, "steps": self.steps,
             "pass_rate": _ratio(self.passed, self.episodes),

@@ -313,7 +313,7 @@ def test_recorder_refuses_bad_events(engine):
     recorder.consume(EpisodeStarted("t", "synthetic", "test", "speculative", 1))
     with pytest.raises(StoreError, match="unknown step source 'oracle'; allowed: draft, target, blocked, limit"):
         recorder.consume(StepDone(0, 0, LS, "oracle", {}))
-    with pytest.raises(StoreError, match="unknown target purpose 'maybe'; allowed: execute, fallback, shadow"):
+    with pytest.raises(StoreError, match="unknown target purpose 'maybe'; allowed: execute, fallback, verify, shadow, wasted"):
         recorder.consume(Proposed(0, 0, "target", "", LS, None, 0.1, 1, 1, purpose="maybe"))
     with pytest.raises(StoreError, match="unknown final run status 'running'; allowed: done, interrupted, failed"):
         recorder.finish_run(status="running")
