@@ -75,7 +75,7 @@ def load_tasks(split: str | None = None, seed: int = 0) -> list[Task]:
     return generate(split, seed, SIZES[split])
 
 
-def generate(split: str, seed: int = 0, n_steps_min: int | None = None) -> list[Task]:
+def generate(split: str, seed: int = 0, n_steps_min: int | None = None, cache: bool = True) -> list[Task]:
     """Generate tasks of ``split`` until they hold at least ``n_steps_min`` gold steps.
 
     Args:
@@ -83,6 +83,8 @@ def generate(split: str, seed: int = 0, n_steps_min: int | None = None) -> list[
         seed: random seed; the same (split, seed, n_steps_min) gives the same tasks.
         n_steps_min: minimum total of gold actions (closing answers included);
             defaults to ``SIZES[split]``.
+        cache: keep the result for later calls; a training stream that draws a new seed
+            per pass passes False so memory stays flat.
 
     Raises:
         TaskError: unknown split. ValueError: ``n_steps_min`` is negative.
@@ -93,7 +95,8 @@ def generate(split: str, seed: int = 0, n_steps_min: int | None = None) -> list[
         n_steps_min = SIZES[split]
     if not isinstance(n_steps_min, int) or n_steps_min < 0:
         raise ValueError(f"n_steps_min must be a non-negative integer, got {n_steps_min!r}")
-    return list(_generate(split, int(seed), n_steps_min))
+    make = _generate if cache else _generate.__wrapped__
+    return list(make(split, int(seed), n_steps_min))
 
 
 @functools.lru_cache(maxsize=32)

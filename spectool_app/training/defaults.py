@@ -100,9 +100,9 @@ def training_task_stream(seed: int, safety_share: float) -> Iterator[Any]:
     rng = random.Random(seed)
     round_index = 0
     while True:
-        tasks = list(synthetic.generate("train", seed=seed + round_index))
+        tasks = synthetic.generate("train", seed=seed + round_index, cache=False)
         n_safety = int(len(tasks) * safety_share / max(1e-9, 1 - safety_share))
-        tasks += safety.training_tasks(seed=seed + round_index, n=n_safety)
+        tasks += safety.training_tasks(seed=seed + round_index, n=max(1, n_safety // 2))  # n counts twin pairs
         rng.shuffle(tasks)
         yield from tasks
         round_index += 1
