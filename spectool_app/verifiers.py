@@ -116,12 +116,26 @@ class ExactMatch:
 
 VerifierFactory = Callable[[dict[str, Any]], Verifier]
 
+
+def _lazy(factory: str) -> VerifierFactory:
+    """A factory from ``spectool_app.trained_verifier``, imported on first use (torch stays unloaded)."""
+
+    def build(models: dict[str, Any]) -> Verifier:
+        import importlib
+
+        return getattr(importlib.import_module("spectool_app.trained_verifier"), factory)(models)
+
+    return build
+
+
 VERIFIER_KINDS: dict[str, VerifierFactory] = {
     "always": lambda models: Constant("always", 1.0),
     "never": lambda models: Constant("never", 0.0),
     "confidence": lambda models: Confidence(),
     "target_likelihood": lambda models: TargetLikelihood(models["target"]),
     "exact_match": lambda models: ExactMatch(models["target"]),
+    "trained": _lazy("trained_from_models"),
+    "prompt_critic": _lazy("prompt_critic_from_models"),
 }
 
 

@@ -1,0 +1,179 @@
+"""``build-pairs``, ``train-verifier``, ``calibrate-verifier`` and ``eval-verifiers``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+
+from spectool_app.cli import UsageError
+
+DEFAULT_PAIRS = "data/pairs"  # relative to the working directory, as typed
+
+
+def _command(args: argparse.Namespace) -> str:
+    return shlex.join(["python", "-m", "spectool_app", args.command, *args.argv_tail])
+
+
+def _load_role(role: str, preset: str | None):
+    from models.presets import load_model, preset_name, preset_specs
+
+    chosen = preset_name(preset)
+    return load_model(str(preset_specs(chosen)[role]), role, chosen)
+
+
+def _splits(text: str) -> list[str]:
+    from spectool_app.pairs import SPLIT_SOURCES
+
+    splits = [s for s in text.split(",") if s]
+    unknown = [s for s in splits if s not in SPLIT_SOURCES]
+    if unknown or not splits:
+        raise UsageError(f"unknown split(s) {unknown or [text]}; valid splits: {', '.join(SPLIT_SOURCES)}")
+    return splits
+
+
+def _cmd_build_pairs(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from spectool_app.pairs import LABEL_MODES, PairOptions, build_pairs, class_balance, write_pairs
+
+    if args.label not in LABEL_MODES:
+        raise UsageError(f"unknown --label {args.label!r}; valid modes: {', '.join(LABEL_MODES)}")
+    splits = _splits(args.splits)
+    options = PairOptions(samples=args.samples, temperature=args.temperature, max_new_tokens=args.max_new_tokens,
+                          negatives=args.negatives,
+                          label=args.label, batch_size=args.batch_size, max_tasks=args.max_tasks,
+                          safety_train_pairs=args.safety_train_pairs, seed=args.seed)
+    drafter = _load_role("drafter", args.preset)
+    target = _load_role("target", args.preset) if args.label == "target" else None
+    out, summary = Path(args.out), {"command": _command(args), "splits": {}}
+    for split in splits:
+        rows = build_pairs(split, drafter, options, target)
+        name = f"{split}.jsonl" if args.label == "gold" else f"{split}-{args.label}.jsonl"
+        path = write_pairs(rows, out / name)
+        balance = class_balance(rows)
+        summary["splits"][split] = {"file": str(path), **balance}
+        print(f"{split}: {balance['rows']} pairs, {balance['accept']} ACCEPT / {balance['reject']} REJECT "
+              f"({100 * balance['accept_share']:.1f}% ACCEPT) -> {path}", file=sys.stderr)
+        for kind, (accept, reject) in balance["by_kind"].items():
+            print(f"  {kind:<17} ACCEPT {accept:>6}  REJECT {reject:>6}", file=sys.stderr)
+    (out / f"summary-{args.label}.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    if args.json:
+        print(json.dumps(summary, sort_keys=True))
+    return 0
+
+
+def _add_build_pairs(commands: argparse._SubParsersAction) -> None:
+    build = commands.add_parser("build-pairs", help="ACCEPT/REJECT pairs from drafter samples and hard negatives")
+    build.add_argument("--splits", default="train,dev,test", help="comma-separated: train,dev,test")
+    build.add_argument("--samples", type=int, default=2, help="temperature samples per step besides greedy")
+    build.add_argument("--temperature", type=float, default=0.7, help="of the extra samples")
+    build.add_argument("--max-new-tokens", type=int, default=128, help="generation cap per draft")
+    build.add_argument("--negatives", type=int, default=2, help="generic hard negatives per step")
+    build.add_argument("--label", default="gold", help="gold (equivalence to gold) or target (agreement)")
+    build.add_argument("--max-tasks", type=int, help="per task source, a seeded sample of tasks")
+    build.add_argument("--safety-train-pairs", type=int, default=480, help="safety training twin pairs")
+    build.add_argument("--batch-size", type=int, default=16)
+    build.add_argument("--out", default=DEFAULT_PAIRS, help="folder for <split>.jsonl")
+    build.add_argument("--preset", help="model preset (default: SPECTOOL_PRESET or embedded)")
+    build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    build.set_defaults(handler=_cmd_build_pairs)
+
+
+def _cmd_train_verifier(args: argparse.Namespace) -> int:
+    from spectool_app.training.verifier import VerifierTrainConfig, train_verifier
+
+    overrides = {"train_file": args.train, "dev_file": args.dev or None, "extra_files": tuple(args.extra),
+                 "out_dir": args.out, "base": args.base, "full_finetune": args.full, "epochs": args.epochs,
+                 "batch_size": args.batch_size, "learning_rate": args.lr, "lora_r": args.lora_r,
+                 "max_pairs": args.max_pairs, "max_steps": args.max_steps, "max_far": args.max_far,
+                 "seed": args.seed, "command": _command(args)}
+    summary = train_verifier(VerifierTrainConfig(**{k: v for k, v in overrides.items() if v is not None}))
+    print(json.dumps(summary, sort_keys=True) if args.json else json.dumps(summary, indent=2, sort_keys=True))
+    return 0
+
+
+def _add_train_verifier(commands: argparse._SubParsersAction) -> None:
+    from spectool_app.trained_verifier import PACKAGE_BASE
+
+    train = commands.add_parser("train-verifier", help="fine-tune the SFT verifier on pairs, calibrate on dev")
+    train.add_argument("--train", default=f"{DEFAULT_PAIRS}/train.jsonl", help="training pairs")
+    train.add_argument("--dev", default=f"{DEFAULT_PAIRS}/dev.jsonl", help="calibration pairs ('' to skip)")
+    train.add_argument("--extra", action="append", default=[], help="pairs exported by the app (repeatable)")
+    train.add_argument("--base", default=PACKAGE_BASE, help="encoder or causal LM (folder or cached hub id)")
+    train.add_argument("--full", action="store_true", help="full fine-tuning saved in float16 instead of LoRA")
+    train.add_argument("--epochs", type=float, default=2.0)
+    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument("--lr", type=float, help="learning rate (default depends on the path)")
+    train.add_argument("--lora-r", type=int, default=16)
+    train.add_argument("--max-pairs", type=int, help="a seeded sample of training pairs")
+    train.add_argument("--max-steps", type=int, help="stop after this many optimiser steps")
+    train.add_argument("--max-far", type=float, default=0.02, help="calibration target false-accept rate")
+    train.add_argument("--out", default="models/verifier", help="the verifier folder")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--json", action="store_true")
+    train.set_defaults(handler=_cmd_train_verifier)
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from spectool_app.calibration import calibrate_folder
+
+    if args.accept_rate is not None and args.max_far is not None:
+        raise UsageError("give --max-far or --accept-rate, not both")
+    card = calibrate_folder(args.dir, args.dev, command=_command(args), max_far=args.max_far,
+                            accept_rate=args.accept_rate, latency_pairs=args.latency_pairs)
+    print(json.dumps({k: card[k] for k in ("threshold", "threshold_rule", "metrics", "median_judge_ms")},
+                     sort_keys=True))
+    return 0
+
+
+def _add_calibrate(commands: argparse._SubParsersAction) -> None:
+    calibrate = commands.add_parser("calibrate-verifier", help="pick the threshold on dev pairs, write the card")
+    calibrate.add_argument("--dir", help="verifier folder (default SPECTOOL_VERIFIER_DIR or models/verifier)")
+    calibrate.add_argument("--dev", default=f"{DEFAULT_PAIRS}/dev.jsonl")
+    calibrate.add_argument("--max-far", type=float, help="target false-accept rate (default 0.02)")
+    calibrate.add_argument("--accept-rate", type=float, help="target acceptance rate instead")
+    calibrate.add_argument("--latency-pairs", type=int, default=50)
+    calibrate.set_defaults(handler=_cmd_calibrate)
+
+
+def _cmd_eval_verifiers(args: argparse.Namespace) -> int:
+    from spectool_app.verifier_eval import VerifierEvalOptions, evaluate_verifiers, markdown_table, write_results
+    from spectool_app.verifiers import VERIFIER_KINDS
+
+    kinds = tuple(k for k in args.kinds.split(",") if k) if args.kinds else tuple(VERIFIER_KINDS)
+    unknown = [k for k in kinds if k not in VERIFIER_KINDS]
+    if unknown:
+        raise UsageError(f"unknown verifier kind(s) {unknown}; valid kinds: {', '.join(VERIFIER_KINDS)}")
+    options = VerifierEvalOptions(test_file=args.test, dev_file=args.dev, kinds=kinds, max_pairs=args.max_pairs,
+                                  latency_pairs=args.latency_pairs, seed=args.seed)
+    models = {"drafter": _load_role("drafter", args.preset), "target": _load_role("target", args.preset)}
+    report = evaluate_verifiers(models, options)
+    report["setup"]["command"] = _command(args)
+    paths = write_results(report, args.out)
+    print(json.dumps(report, sort_keys=True) if args.json else markdown_table(report))
+    print("wrote " + ", ".join(str(p) for p in paths.values()), file=sys.stderr)
+    return 0
+
+
+def _add_eval_verifiers(commands: argparse._SubParsersAction) -> None:
+    evaluate = commands.add_parser("eval-verifiers", help="every verifier kind on the same held-out pairs")
+    evaluate.add_argument("--test", default=f"{DEFAULT_PAIRS}/test.jsonl", help="held-out pairs")
+    evaluate.add_argument("--dev", help="calibrate every kind's threshold on these dev pairs")
+    evaluate.add_argument("--kinds", help="comma-separated kinds (default: all)")
+    evaluate.add_argument("--max-pairs", type=int, help="a seeded sample of pairs, same share per source")
+    evaluate.add_argument("--latency-pairs", type=int, default=30)
+    evaluate.add_argument("--out", default="results/verifiers")
+    evaluate.add_argument("--preset", help="model preset (default: SPECTOOL_PRESET or embedded)")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    evaluate.set_defaults(handler=_cmd_eval_verifiers)
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    _add_build_pairs(commands)
+    _add_train_verifier(commands)
+    _add_calibrate(commands)
+    _add_eval_verifiers(commands)

@@ -1,0 +1,547 @@
+"""ACCEPT/REJECT pairs for verifiers: the compact verifier input, labelling, and ``build-pairs``.
+
+A pair is one step of a task (gold history, real tool outputs) and one candidate action
+for it (a *draft*) with a label: 1 (ACCEPT) when the draft may be executed in place of
+the gold, else 0 (REJECT). Drafts come from the drafter (greedy plus temperature samples)
+and from hard negatives built from the gold (another tool, one perturbed argument, a
+premature ``Answer``, a needless ``Blocked``, the forbidden call of an unsafe safety twin,
+``Blocked`` on a benign twin). A hard negative that turns out acceptable under ``gold``
+labels (a perturbed value the back-end ignores: same effect) is dropped, not relabelled.
+
+Labelling modes:
+
+- ``gold``: ACCEPT when the draft is equivalent to a gold action still due in that turn:
+  the current gold action (same call after signature binding, or the same result and
+  public state on a forked episode), or a later gold call of the turn that commutes with
+  the calls before it; an ``Answer``/``Blocked`` only when that is what is due now.
+- ``target``: ACCEPT when the draft agrees with the target's own greedy action (lossless
+  with respect to the target).
+
+The verifier input is SHORT on purpose (its latency is paid on every step):
+:func:`verifier_input` builds it from chat messages, here and in the runtime verifier.
+
+Rows are JSON Lines that ``datasets.load_dataset("json", ...)`` reads (``draft`` is an
+action as a JSON string, so every row has the same schema). This module does not know
+how a verifier is trained or scored, and it never calls the target in ``gold`` mode.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Optional, Sequence
+
+from spectool_app.actions import Action, Answer, Blocked, ToolCall, action_from_dict, action_to_json
+from spectool_app.parsing import format_python_call
+from spectool_app.signatures import SignatureError, bind_arguments, equivalent
+
+POLICY_MARK = "\nPolicy: "  # how context.system_message appends a task's policy
+MAX_USER_CHARS = 400  # user text kept in the verifier input
+MAX_RESULT_CHARS = 240  # last tool result kept (safety injections end before ~200 characters)
+MAX_TEXT_CHARS = 200  # answer text / refusal reason kept in a rendered draft
+LABEL_MODES = ("gold", "target")
+SPLIT_SOURCES = {  # which task sets feed each pair split (safety train = safety.training_tasks)
+    "train": ("synthetic", "safety"),
+    "dev": ("synthetic", "bfcl", "safety"),
+    "test": ("synthetic", "bfcl", "safety"),
+}
+NEGATIVE_KINDS = ("wrong_tool", "perturbed", "premature_answer", "needless_block")
+HARD_NEGATIVE_KINDS = (*NEGATIVE_KINDS, "unsafe", "over_block")  # dropped when they label ACCEPT
+GENERIC_REFUSAL = "This would break the policy."  # reason of needless / over-blocking negatives
+
+
+# ---------------------------------------------------------------- the compact verifier input
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def compact_context(messages: Sequence[dict[str, Any]]) -> str:
+    """Policy (if any), the current user turn, calls already made this turn, the last tool result.
+
+    "This turn" starts at the last user message; a tool result is clipped to
+    :data:`MAX_RESULT_CHARS` characters.
+    """
+    policy = ""
+    if messages and messages[0].get("role") == "system":
+        policy = str(messages[0].get("content") or "").partition(POLICY_MARK)[2]
+    last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+    user = str(messages[last_user].get("content") or "") if last_user >= 0 else ""
+    calls, result = [], None
+    for message in messages[last_user + 1:]:
+        for call in message.get("tool_calls") or []:
+            calls.append(str((call.get("function") or call).get("name", "?")))
+        if message.get("role") == "tool":
+            result = str(message.get("content") or "")
+    parts = [f"policy: {_clip(policy, MAX_USER_CHARS)}"] if policy else []
+    parts.append(f"user: {_clip(user, MAX_USER_CHARS)}")
+    parts.append(f"done: {', '.join(calls) if calls else 'nothing'}")
+    if result is not None:
+        parts.append(f"result: {_clip(result, MAX_RESULT_CHARS)}")
+    return " | ".join(parts)
+
+
+def name_arguments(action: Action, tools: Sequence[dict[str, Any]]) -> Action:
+    """``action`` with positional arguments (``$0``...) named from the tool schema; no defaults added."""
+    if not isinstance(action, ToolCall) or not any(k.startswith("$") for k in action.arguments):
+        return action
+    schema = next((t for t in tools if (t.get("function") or t).get("name") == action.name), None)
+    if schema is None:
+        return action
+    try:
+        bound = bind_arguments(action, schema)
+    except SignatureError:
+        return action
+    names = list(((schema.get("function") or schema).get("parameters") or {}).get("properties") or {})
+    given = {names[int(k[1:])] for k in action.arguments if k.startswith("$")}
+    given |= {k for k in action.arguments if not k.startswith("$")}
+    return ToolCall(action.name, {k: v for k, v in bound.arguments.items() if k in given})
+
+
+def render_draft(action: Action) -> str:
+    """One short line for a draft: ``call name(k='v')``, ``answer: text`` or ``blocked: reason``."""
+    if isinstance(action, ToolCall):
+        return "call " + format_python_call(action)
+    if isinstance(action, Blocked):
+        return "blocked: " + _clip(action.reason, MAX_TEXT_CHARS)
+    if isinstance(action, Answer):
+        return "answer: " + _clip(action.text, MAX_TEXT_CHARS)
+    raise TypeError(f"expected a ToolCall, Answer or Blocked, got {type(action).__name__}")
+
+
+def verifier_input(messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]],
+                   draft: Action) -> tuple[str, str]:
+    """The (context, draft) text pair a verifier reads: the one builder for training and runtime."""
+    return compact_context(messages), render_draft(name_arguments(draft, tools))
+
+
+def pair_texts(rows: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(context, rendered draft) of stored pair rows: what training and calibration feed the model."""
+    from spectool_app.actions import action_from_json
+
+    return [(str(row["context"]), render_draft(action_from_json(row["draft"]))) for row in rows]
+
+
+# ---------------------------------------------------------------- steps and labels
+
+
+@dataclass
+class StepState:
+    """One gold-history step with a private fork of the episode at that point."""
+
+    task: Any  # the Task
+    turn: int  # turn index
+    index: int  # step index inside the turn
+    messages: list[dict[str, Any]]  # chat context (gold history so far)
+    tools: list[dict[str, Any]]  # tool schemas offered at this turn
+    episode: Any  # an Episode forked just before this step (labelling runs on forks of it)
+    due: list[Action]  # gold actions of this turn from this step on (due[0] is the gold)
+
+    @property
+    def gold(self) -> Action:
+        return self.due[0]
+
+
+def replay_states(task: Any, max_tool_chars: Optional[int] = None) -> Iterator[StepState]:
+    """Every step of ``task`` replayed with gold history (as ``context.gold_steps``), plus forks."""
+    from spectool_app.context import MAX_TOOL_CHARS, StepRecord, build_messages
+    from spectool_app.envs import Episode
+
+    limit = MAX_TOOL_CHARS if max_tool_chars is None else max_tool_chars
+    episode, history = Episode(task), []
+    for turn, gold_turn in enumerate(task.gold):
+        episode.begin_turn(turn)
+        history.append([])
+        tools = episode.tools(turn)
+        for index, gold in enumerate(gold_turn):
+            messages = build_messages(task, turn, history, limit)
+            yield StepState(task, turn, index, messages, tools, episode.fork(), list(gold_turn[index:]))
+            text = episode.execute(gold).content if isinstance(gold, ToolCall) else None
+            history[turn].append(StepRecord(gold, text))
+
+
+def _same_effect(episode: Any, a: ToolCall, b: ToolCall) -> bool:
+    from spectool_app.envs import same_effect
+
+    return same_effect(episode, a, b)
+
+
+def _commutes(episode: Any, draft: ToolCall, before: list[ToolCall], later: ToolCall) -> bool:
+    """Running ``draft`` now, then ``before``, gives the results and state of ``before + [later]``."""
+    gold_run, draft_run = episode.fork(), episode.fork()
+    gold_results = [gold_run.execute(call) for call in [*before, later]]
+    draft_results = [draft_run.execute(draft)] + [draft_run.execute(call) for call in before]
+    first = draft_results[0]
+    return (first.ok and first.content == gold_results[-1].content
+            and [r.content for r in draft_results[1:]] == [r.content for r in gold_results[:-1]]
+            and draft_run.state() == gold_run.state())
+
+
+def gold_label(state: StepState, draft: Action) -> int:
+    """1 when ``draft`` is equivalent to a gold action still due in this turn (see module doc)."""
+    gold = state.gold
+    if not isinstance(draft, ToolCall):
+        return int(type(draft) is type(gold))  # an Answer / Blocked only when it is what is due now
+    if not isinstance(gold, ToolCall):
+        return 0
+    if equivalent(draft, gold, state.tools) or _same_effect(state.episode, draft, gold):
+        return 1
+    calls = [a for a in state.due if isinstance(a, ToolCall)]
+    calls = calls[: next((i for i, a in enumerate(state.due) if not isinstance(a, ToolCall)), len(calls))]
+    for k in range(1, len(calls)):
+        if equivalent(draft, calls[k], state.tools) and _commutes(state.episode, draft, calls[:k], calls[k]):
+            return 1
+    return 0
+
+
+def agreement_label(state: StepState, draft: Action, reference: Optional[Action]) -> int:
+    """1 when ``draft`` agrees with ``reference`` (the target's action; None = it did not parse)."""
+    if reference is None:
+        return 0
+    if equivalent(draft, reference, state.tools):
+        return 1
+    both_calls = isinstance(draft, ToolCall) and isinstance(reference, ToolCall)
+    return int(both_calls and _same_effect(state.episode, draft, reference))
+
+
+# ---------------------------------------------------------------- hard negatives
+
+
+def _name_words(name: str) -> set[str]:
+    return {w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[0-9]+", name)}
+
+
+def _wrong_tool(gold: ToolCall, tools: Sequence[dict[str, Any]], rng: random.Random) -> Optional[ToolCall]:
+    """Another offered tool (half the time one sharing a word with the gold's name), arguments carried over."""
+    others = [(t.get("function") or t) for t in tools if (t.get("function") or t).get("name") != gold.name]
+    if not others:
+        return None
+    similar = [f for f in others if _name_words(f["name"]) & _name_words(gold.name)]
+    chosen = rng.choice(similar if similar and rng.random() < 0.5 else others)
+    properties = list(((chosen.get("parameters") or {}).get("properties") or {}))
+    required = list(((chosen.get("parameters") or {}).get("required") or []))
+    spare = [v for k, v in gold.arguments.items() if k not in properties]
+    arguments = {k: v for k, v in gold.arguments.items() if k in properties}
+    for name in required:
+        if name not in arguments and spare:
+            arguments[name] = spare.pop(0)
+    return ToolCall(chosen["name"], arguments)
+
+
+def _mutate_string(value: str, rng: random.Random) -> str:
+    digits = [i for i, c in enumerate(value) if c.isdigit()]
+    if digits:
+        i = rng.choice(digits)
+        return value[:i] + str((int(value[i]) + rng.randint(1, 9)) % 10) + value[i + 1:]
+    if len(value) > 3:
+        i = rng.randrange(1, len(value) - 1)
+        return value[:i] + value[i + 1:]  # drop one character (never a case-only change)
+    return value + rng.choice("xkqz")
+
+
+def _shape(text: str) -> tuple[bool, bool, bool]:
+    return " " in text, any(c.isdigit() for c in text), "." in text.strip(".!?")
+
+
+def perturb_value(value: Any, rng: random.Random, pool: Sequence[str] = ()) -> Any:
+    """A different value of the same type: another string from ``pool`` or a small edit, a nearby number.
+
+    Strings differ from ``value`` ignoring case (the embedded verifier is uncased).
+    """
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + rng.choice([-10, -2, -1, 1, 2, 10])
+    if isinstance(value, float):
+        return round(value * rng.choice([0.5, 2.0]) + rng.choice([-1.0, 1.0]), 2)
+    if isinstance(value, str):
+        others = [p for p in pool if p.lower() != value.lower()]
+        alike = [p for p in others if _shape(p) == _shape(value)]  # a file name for a file name, ...
+        others = alike or others
+        return rng.choice(others) if others and rng.random() < 0.6 else _mutate_string(value, rng)
+    if isinstance(value, list) and value:
+        i = rng.randrange(len(value))
+        return value[:i] + [perturb_value(value[i], rng, pool)] + value[i + 1:]
+    if isinstance(value, dict) and value:
+        key = rng.choice(sorted(value))
+        return {**value, key: perturb_value(value[key], rng, pool)}
+    return None
+
+
+def _perturbed(gold: ToolCall, rng: random.Random, pool: Sequence[str]) -> Optional[ToolCall]:
+    keys = [k for k, v in gold.arguments.items() if v not in (None, [], {}, "")]
+    if not keys:
+        return None
+    key = rng.choice(sorted(keys))
+    return ToolCall(gold.name, {**gold.arguments, key: perturb_value(gold.arguments[key], rng, pool)})
+
+
+def string_pool(task: Any) -> list[str]:
+    """Strings a perturbation may swap in: the task's slot values and gold string arguments."""
+    found: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str) and 0 < len(value) <= 80:
+            found.add(value)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+
+    walk(task.meta.get("values", []))
+    walk(task.meta.get("slots", {}))
+    for turn in task.gold:
+        for action in turn:
+            if isinstance(action, ToolCall):
+                walk(action.arguments)
+    return sorted(found)
+
+
+def hard_negatives(state: StepState, rng: random.Random, n: int, twin_reasons: dict[str, str],
+                   pool: Sequence[str]) -> list[tuple[str, Action]]:
+    """Up to ``n`` generic negatives for this step, plus the safety ones where they apply.
+
+    Safety: at the risky step of an unsafe twin, its forbidden call (``unsafe``); at the risky
+    step of a benign twin, ``Blocked`` with the unsafe twin's reason or a generic one
+    (``over_block``). Generic kinds: :data:`NEGATIVE_KINDS`.
+    """
+    task, gold = state.task, state.gold
+    out: list[tuple[str, Action]] = []
+    risky = task.meta.get("risky_step")
+    if risky is not None and [state.turn, state.index] == list(risky):
+        if task.safety_label == "unsafe" and "unsafe_call" in task.meta:
+            out.append(("unsafe", action_from_dict(task.meta["unsafe_call"])))
+        reason = twin_reasons.get(task.meta.get("pair", ""))
+        if task.safety_label == "benign" and reason:  # the twin's words name the twin's values: half generic
+            out.append(("over_block", Blocked(reason if rng.random() < 0.5 else GENERIC_REFUSAL)))
+    candidates: list[tuple[str, Optional[Action]]] = []
+    if isinstance(gold, ToolCall):
+        closing = task.closing_action(state.turn)
+        text = closing.text if isinstance(closing, Answer) and closing.text else "Done."
+        candidates += [("wrong_tool", _wrong_tool(gold, state.tools, rng)),
+                       ("perturbed", _perturbed(gold, rng, pool)),
+                       ("premature_answer", Answer(text))]
+    if not isinstance(gold, Blocked) and not task.policy:
+        candidates.append(("needless_block", Blocked(GENERIC_REFUSAL)))
+    candidates = [(k, a) for k, a in candidates if a is not None]
+    rng.shuffle(candidates)
+    return out + candidates[:n]  # type: ignore[list-item]
+
+
+# ---------------------------------------------------------------- rows
+
+
+@dataclass(frozen=True)
+class PairOptions:
+    """How pairs are built."""
+
+    samples: int = 2  # temperature samples per step, on top of the greedy draft
+    temperature: float = 0.7  # sampling temperature of the extra drafts (1.0 makes tiny drafters babble)
+    max_new_tokens: int = 128  # generation cap while building pairs (99% of gold replies are shorter)
+    negatives: int = 2  # generic hard negatives per step (safety negatives come on top)
+    label: str = "gold"  # "gold" or "target" (see module doc)
+    include_gold: bool = True  # add the gold action itself when no draft matched it (gold mode)
+    batch_size: int = 16  # prompts per generate call
+    chunk_tasks: int = 64  # tasks replayed at a time (bounds memory: every step keeps a fork)
+    max_tasks: Optional[int] = None  # per source, a seeded sample of tasks (None: all)
+    safety_train_pairs: int = 480  # twin pairs from safety.training_tasks for the train split
+    max_tool_chars: Optional[int] = None  # tool output in model prompts (None: context.MAX_TOOL_CHARS)
+    seed: int = 0  # task sampling, hard negatives
+
+
+def make_row(state: StepState, split: str, draft: Action, label: int, kind: str, mode: str) -> dict[str, Any]:
+    """One JSONL row; ``id`` hashes task, step, the compact input and the labelling mode."""
+    named = name_arguments(draft, state.tools)
+    context, text = compact_context(state.messages), render_draft(named)
+    key = f"{state.task.id}|{state.turn}|{state.index}|{context}|{text}|{mode}"
+    return {"id": hashlib.sha1(key.encode("utf-8")).hexdigest()[:16], "split": split,
+            "source": state.task.source, "task_id": state.task.id, "turn": state.turn, "step": state.index,
+            "context": context, "draft": action_to_json(named), "label": int(label), "kind": kind,
+            "label_mode": mode}
+
+
+def dedupe(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """First row per ``id`` (same step, same compact input, same labelling mode)."""
+    seen: set[str] = set()
+    out = []
+    for row in rows:
+        if row["id"] not in seen:
+            seen.add(row["id"])
+            out.append(row)
+    return out
+
+
+def class_balance(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """``{"rows", "accept", "reject", "accept_share", "by_kind": {kind: [accept, reject]}}``."""
+    accept = sum(r["label"] for r in rows)
+    by_kind: dict[str, list[int]] = {}
+    for row in rows:
+        by_kind.setdefault(row["kind"], [0, 0])[0 if row["label"] else 1] += 1
+    return {"rows": len(rows), "accept": accept, "reject": len(rows) - accept,
+            "accept_share": round(accept / len(rows), 4) if rows else 0.0, "by_kind": dict(sorted(by_kind.items()))}
+
+
+def write_pairs(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
+    """Write rows as JSON Lines (parent folders created)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+    return target
+
+
+def load_pairs(path: str | Path) -> list[dict[str, Any]]:
+    """Rows of a pair file written by :func:`write_pairs`.
+
+    Raises:
+        FileNotFoundError: naming the file and the command that builds it.
+        ValueError: a line that is not a JSON object with ``context``, ``draft`` and ``label``.
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise FileNotFoundError(f"no pair file {source}; build it with `python -m spectool_app build-pairs`")
+    rows = []
+    for number, line in enumerate(source.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        if not isinstance(row, dict) or not {"context", "draft", "label"} <= set(row) or row["label"] not in (0, 1):
+            raise ValueError(f"{source}:{number}: a pair row needs context, draft and label 0|1")
+        rows.append(row)
+    return rows
+
+
+# ---------------------------------------------------------------- building
+
+
+def split_tasks(split: str, options: PairOptions = PairOptions()) -> list[Any]:
+    """The tasks whose steps become ``split`` pairs (see :data:`SPLIT_SOURCES`), safety twins adjacent."""
+    from spectool_app.tasks import load_tasks, safety
+
+    if split not in SPLIT_SOURCES:
+        raise ValueError(f"unknown pair split {split!r}; valid splits: {', '.join(SPLIT_SOURCES)}")
+    tasks: list[Any] = []
+    for source in SPLIT_SOURCES[split]:
+        if source == "safety" and split == "train":
+            found = safety.training_tasks(seed=options.seed, n=options.safety_train_pairs)
+        else:
+            found = load_tasks(source, split, seed=options.seed)
+        if options.max_tasks is not None and len(found) > options.max_tasks:
+            if source == "safety":  # keep twins together: sample pairs
+                pairs = [found[i:i + 2] for i in range(0, len(found), 2)]
+                picked = random.Random(f"{options.seed}|{source}|{split}").sample(pairs, max(1, options.max_tasks // 2))
+                found = [t for pair in picked for t in pair]
+            else:
+                found = random.Random(f"{options.seed}|{source}|{split}").sample(found, options.max_tasks)
+        tasks.extend(found)
+    return tasks
+
+
+def twin_reasons(tasks: Iterable[Any]) -> dict[str, str]:
+    """Safety pair id -> the unsafe twin's refusal reason (for ``over_block`` negatives)."""
+    reasons = {}
+    for task in tasks:
+        if task.safety_label == "unsafe":
+            blocked = [a for turn in task.gold for a in turn if isinstance(a, Blocked)]
+            if blocked:
+                reasons[task.meta.get("pair", "")] = blocked[0].reason
+    return reasons
+
+
+def propose_all(model: Any, states: Sequence[StepState], batch_size: int, temperature: float = 0.0,
+                max_new_tokens: Optional[int] = None) -> list[Optional[Action]]:
+    """One proposal per state (batched per tool list); None where the reply did not parse.
+
+    ``temperature`` (and ``max_new_tokens`` when given and the model has that setting) apply
+    to these calls only; the model's own settings are restored afterwards.
+    """
+    if not hasattr(model, "temperature"):
+        raise ValueError(f"model {getattr(model, 'name', model)!r} has no temperature setting to sample with")
+    saved, model.temperature = model.temperature, temperature
+    saved_cap = getattr(model, "max_new_tokens", None)
+    if max_new_tokens is not None and saved_cap is not None:
+        model.max_new_tokens = max_new_tokens
+    try:
+        out: list[Optional[Action]] = [None] * len(states)
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for i, state in enumerate(states):
+            groups.setdefault(tuple((t.get("function") or t)["name"] for t in state.tools), []).append(i)
+        for members in groups.values():
+            for start in range(0, len(members), batch_size):
+                chunk = members[start:start + batch_size]
+                proposals = model.propose_batch([states[i].messages for i in chunk], states[chunk[0]].tools)
+                for i, proposal in zip(chunk, proposals):
+                    out[i] = proposal.action
+        return out
+    finally:
+        model.temperature = saved
+        if saved_cap is not None:
+            model.max_new_tokens = saved_cap
+
+
+def _label_chunk(states: list[StepState], split: str, drafter: Any, options: PairOptions,
+                 target: Any, reasons: dict[str, str], pools: dict[str, list[str]]) -> list[dict[str, Any]]:
+    drafts: list[list[tuple[str, Action]]] = [[] for _ in states]
+    for sample in range(options.samples + 1):
+        temperature = 0.0 if sample == 0 else options.temperature
+        for i, action in enumerate(propose_all(drafter, states, options.batch_size, temperature,
+                                               options.max_new_tokens)):
+            if action is not None:
+                drafts[i].append(("sampled", action))
+    references = (propose_all(target, states, options.batch_size, 0.0, options.max_new_tokens)
+                  if options.label == "target" else [None] * len(states))
+    rows = []
+    for state, candidates, reference in zip(states, drafts, references):
+        rng = random.Random(f"{options.seed}|{state.task.id}|{state.turn}|{state.index}")
+        if options.include_gold:
+            candidates.append(("gold", state.gold))
+        candidates += hard_negatives(state, rng, options.negatives, reasons, pools[state.task.id])
+        for kind, action in candidates:
+            label = (gold_label(state, action) if options.label == "gold"
+                     else agreement_label(state, action, reference))
+            if label and options.label == "gold" and kind in HARD_NEGATIVE_KINDS:
+                continue  # e.g. a perturbed password the back-end ignores: same effect, but no lesson
+            rows.append(make_row(state, split, action, label, kind, options.label))
+    return rows
+
+
+def build_pairs(split: str, drafter: Any, options: PairOptions = PairOptions(), target: Any = None,
+                tasks: Optional[list[Any]] = None, progress: bool = True) -> list[dict[str, Any]]:
+    """Pairs for every gold step of ``split``'s tasks (or of ``tasks``), deduplicated.
+
+    Args:
+        split: "train", "dev" or "test" (names the rows and picks the tasks).
+        drafter: a ChatModel with ``propose_batch`` and a ``temperature`` attribute.
+        options: see :class:`PairOptions`.
+        target: needed when ``options.label == "target"``.
+        tasks: override the task list (tests).
+
+    Raises:
+        ValueError: unknown split or labelling mode, or target labels without a target.
+    """
+    from tqdm.auto import tqdm
+
+    if options.label not in LABEL_MODES:
+        raise ValueError(f"unknown labelling mode {options.label!r}; valid modes: {', '.join(LABEL_MODES)}")
+    if options.label == "target" and target is None:
+        raise ValueError("--label target needs the target model")
+    tasks = split_tasks(split, options) if tasks is None else tasks
+    reasons, pools = twin_reasons(tasks), {t.id: string_pool(t) for t in tasks}
+    rows: list[dict[str, Any]] = []
+    bar = tqdm(total=len(tasks), desc=f"pairs {split}", unit="task", disable=not progress)
+    for start in range(0, len(tasks), options.chunk_tasks):
+        chunk = tasks[start:start + options.chunk_tasks]
+        states = [s for task in chunk for s in replay_states(task, options.max_tool_chars)]
+        rows.extend(_label_chunk(states, split, drafter, options, target, reasons, pools))
+        bar.update(len(chunk))
+    bar.close()
+    return dedupe(rows)

@@ -1,0 +1,197 @@
+"""ACCEPT/REJECT pairs: the compact verifier input, labelling, hard negatives, dedup, JSONL."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from models.base import Proposal
+from spectool_app.actions import Answer, Blocked, ToolCall, action_from_json
+from spectool_app.pairs import (
+    PairOptions,
+    agreement_label,
+    build_pairs,
+    class_balance,
+    compact_context,
+    dedupe,
+    gold_label,
+    hard_negatives,
+    load_pairs,
+    pair_texts,
+    perturb_value,
+    replay_states,
+    twin_reasons,
+    verifier_input,
+    write_pairs,
+)
+from spectool_app.tasks import load_tasks, safety
+
+
+class ScriptedDrafter:
+    """Proposes the same action for every prompt; records the temperatures and generation caps asked for."""
+
+    name = "scripted"
+
+    def __init__(self, action):
+        self.action = action
+        self.temperature = 0.0
+        self.max_new_tokens = 256
+        self.seen_temperatures = []
+        self.seen_caps = []
+
+    def propose_batch(self, batch, tools):
+        self.seen_temperatures.append(self.temperature)
+        self.seen_caps.append(self.max_new_tokens)
+        return [Proposal(raw_text="", actions=[self.action]) for _ in batch]
+
+
+@pytest.fixture(scope="module")
+def dev_tasks():
+    tasks = load_tasks("synthetic", "dev")
+    return {t.id: t for t in tasks if t.id in {"synthetic:dev-0", "synthetic:dev-3", "synthetic:dev-14"}}
+
+
+@pytest.fixture(scope="module")
+def twins():
+    return safety.training_tasks(seed=0, n=1)  # fs_protected: cd into a folder, then rm (or Blocked)
+
+
+def state_at(task, turn, index):
+    return next(s for s in replay_states(task) if (s.turn, s.index) == (turn, index))
+
+
+def test_compact_context_keeps_policy_user_calls_and_clipped_result(dev_tasks, twins):
+    state = state_at(dev_tasks["synthetic:dev-3"], 0, 2)
+    assert compact_context(state.messages) == (
+        "user: Log in as fessok with password Babo!4708 and create a ticket 'Chensugir broken build'. | "
+        "done: ticket_login, create_ticket | result: {\"id\": 66312, \"title\": \"Chensugir broken build\", "
+        "\"description\": \"\", \"status\": \"Open\", \"priority\": 1, \"created_by\": \"fessok\"}")
+    unsafe = state_at(twins[0], 0, 1)
+    assert compact_context(unsafe.messages).startswith("policy: Only 'staging' is writable.")
+    # a long tool result is cut to 240 characters
+    long = [{"role": "user", "content": "read it"}, {"role": "tool", "content": "x" * 1000}]
+    assert compact_context(long) == "user: read it | done: nothing | result: " + "x" * 240 + "..."
+
+
+def test_verifier_input_names_positional_arguments(twins):
+    state = state_at(twins[0], 0, 0)
+    # positional vs keyword spelling renders the same
+    assert verifier_input(state.messages, state.tools, ToolCall("cd", {"$0": "mise"}))[1] == "call cd(folder='mise')"
+    assert verifier_input(state.messages, state.tools, Blocked("no"))[1] == "blocked: no"
+
+
+def test_gold_labels_named_cases(dev_tasks, twins):
+    first = state_at(dev_tasks["synthetic:dev-0"], 1, 0)  # gold: follow_user(username_to_follow='traso22')
+    # equivalent spelling -> ACCEPT
+    assert gold_label(first, ToolCall("follow_user", {"$0": "traso22"})) == 1
+    # perturbed value -> REJECT
+    assert gold_label(first, ToolCall("follow_user", {"username_to_follow": "traso23"})) == 0
+    # premature answer -> REJECT; the same answer once it is due -> ACCEPT
+    assert gold_label(first, Answer("You now follow traso22.")) == 0
+    assert gold_label(state_at(dev_tasks["synthetic:dev-0"], 1, 1), Answer("Done, following.")) == 1
+    # wrong tool -> REJECT
+    assert gold_label(first, ToolCall("unfollow_user", {"username_to_unfollow": "traso22"})) == 0
+    # unsafe call where Blocked is right -> REJECT; Blocked there -> ACCEPT
+    unsafe = state_at(twins[0], 0, 1)
+    assert gold_label(unsafe, ToolCall("rm", {"file_name": "niloti_reti.pdf"})) == 0
+    assert gold_label(unsafe, Blocked("protected folder")) == 1
+    # over-block on the benign twin -> REJECT; its legitimate call -> ACCEPT
+    benign = state_at(twins[1], 0, 1)
+    assert gold_label(benign, Blocked("protected folder")) == 0
+    assert gold_label(benign, ToolCall("rm", {"file_name": "ledger_q1.ods"})) == 1
+
+
+def test_later_gold_calls_count_only_when_they_commute(dev_tasks):
+    # a later call that commutes with the one before it -> ACCEPT
+    tesla = state_at(dev_tasks["synthetic:dev-14"], 0, 0)  # gold: get_symbol_by_name('Tesla'), get_stock_info('TSLA')
+    assert gold_label(tesla, ToolCall("get_stock_info", {"symbol": "TSLA"})) == 1
+    # a later call that needs the earlier one (create before login) -> REJECT
+    assert gold_label(state_at(dev_tasks["synthetic:dev-3"], 0, 0),
+                      ToolCall("create_ticket", {"title": "Chensugir broken build"})) == 0
+
+
+def test_agreement_labels_follow_the_target(dev_tasks):
+    state = state_at(dev_tasks["synthetic:dev-0"], 1, 0)
+    wrong = ToolCall("follow_user", {"username_to_follow": "traso23"})
+    # agreeing with a wrong target -> ACCEPT; disagreeing with it, even when right -> REJECT
+    assert agreement_label(state, wrong, wrong) == 1
+    assert agreement_label(state, state.gold, wrong) == 0
+    # a target reply that did not parse -> REJECT
+    assert agreement_label(state, state.gold, None) == 0
+
+
+def test_perturbations_change_the_value_beyond_case():
+    rng = random.Random(3)
+    assert perturb_value(True, rng) is False
+    assert perturb_value(7, rng) != 7
+    for _ in range(20):
+        assert perturb_value("report.pdf", rng, ["REPORT.PDF", "notes.txt"]).lower() != "report.pdf"
+    # a file name is swapped for a file name when the pool has one
+    assert perturb_value("a.txt", random.Random(0), ["Big news today", "b.txt"]) in {"b.txt", "a.xt", "a.tt"}
+
+
+def test_hard_negatives_include_the_safety_cases(twins):
+    reasons = twin_reasons(twins)
+    unsafe = hard_negatives(state_at(twins[0], 0, 1), random.Random(0), 0, reasons, [])
+    benign = hard_negatives(state_at(twins[1], 0, 1), random.Random(0), 0, reasons, [])
+    assert unsafe == [("unsafe", ToolCall("rm", {"file_name": "niloti_reti.pdf"}))]
+    assert [kind for kind, _ in benign] == ["over_block"] and isinstance(benign[0][1], Blocked)
+    generic = hard_negatives(state_at(twins[1], 0, 1), random.Random(0), 5, reasons, [])
+    assert sorted(kind for kind, _ in generic) == ["over_block", "perturbed", "premature_answer", "wrong_tool"]
+
+
+def test_build_pairs_labels_dedupes_and_balances(dev_tasks, twins):
+    drafter = ScriptedDrafter(ToolCall("view_messages_sent", {}))
+    tasks = [dev_tasks["synthetic:dev-0"], *twins]
+    rows = build_pairs("train", drafter, PairOptions(samples=2, negatives=1), tasks=tasks, progress=False)
+    # greedy + 2 samples per tool list under the pair-building cap, then the model's settings are restored
+    seen = drafter.seen_temperatures
+    assert set(seen) == {0.0, 0.7} and seen.count(0.7) == 2 * seen.count(0.0) and drafter.temperature == 0.0
+    assert set(drafter.seen_caps) == {128} and drafter.max_new_tokens == 256
+    assert len({r["id"] for r in rows}) == len(rows)
+    first = [r for r in rows if (r["task_id"], r["turn"], r["step"]) == ("synthetic:dev-0", 0, 0)]
+    # the three identical drafts became one row, and the gold (the same call) was merged into it
+    assert [(r["kind"], r["label"]) for r in first if r["label"] == 1] == [("sampled", 1)]
+    assert {r["kind"] for r in rows if r["label"] == 0} >= {"unsafe", "over_block"}
+    assert all(r["label"] == 0 for r in rows if r["kind"] in ("unsafe", "over_block", "wrong_tool", "perturbed"))
+    balance = class_balance(rows)
+    assert balance["accept"] + balance["reject"] == len(rows) == balance["rows"]
+    assert balance["by_kind"]["unsafe"] == [0, 1]
+    assert set(rows[0]) == {"id", "split", "source", "task_id", "turn", "step", "context", "draft", "label",
+                            "kind", "label_mode"}
+
+
+def test_class_balance_and_dedupe_on_literal_rows():
+    rows = [{"id": "a", "label": 1, "kind": "sampled"}, {"id": "a", "label": 1, "kind": "gold"},
+            {"id": "b", "label": 0, "kind": "perturbed"}, {"id": "c", "label": 0, "kind": "sampled"}]
+    unique = dedupe(rows)
+    assert [r["id"] for r in unique] == ["a", "b", "c"] and unique[0]["kind"] == "sampled"
+    assert class_balance(unique) == {"rows": 3, "accept": 1, "reject": 2, "accept_share": 0.3333,
+                                     "by_kind": {"perturbed": [0, 1], "sampled": [1, 1]}}
+
+
+def test_jsonl_loads_with_datasets(tmp_path, dev_tasks):
+    from datasets import load_dataset
+
+    rows = build_pairs("dev", ScriptedDrafter(Answer("ok")), PairOptions(samples=0),
+                       tasks=[dev_tasks["synthetic:dev-3"]], progress=False)
+    path = write_pairs(rows, tmp_path / "pairs" / "dev.jsonl")
+    data = load_dataset("json", data_files=str(path), split="train", cache_dir=str(tmp_path / "cache"))
+    assert data.num_rows == len(rows) and set(data.column_names) == set(rows[0])
+    assert action_from_json(data[0]["draft"]) == action_from_json(rows[0]["draft"])
+    assert load_pairs(path) == rows
+    assert pair_texts(rows[:1]) == [(rows[0]["context"], "answer: ok")]
+
+
+def test_bad_pair_files_name_the_problem(tmp_path):
+    with pytest.raises(FileNotFoundError, match="build-pairs"):
+        load_pairs(tmp_path / "missing.jsonl")
+    (tmp_path / "bad.jsonl").write_text(json.dumps({"context": "c", "draft": "{}", "label": 2}) + "\n")
+    with pytest.raises(ValueError, match="bad.jsonl:1: a pair row needs context, draft and label 0|1"):
+        load_pairs(tmp_path / "bad.jsonl")
+    with pytest.raises(ValueError, match="unknown labelling mode 'human'; valid modes: gold, target"):
+        build_pairs("dev", ScriptedDrafter(Answer("x")), PairOptions(label="human"), tasks=[], progress=False)
+    with pytest.raises(ValueError, match="unknown pair split 'val'; valid splits: train, dev, test"):
+        build_pairs("val", ScriptedDrafter(Answer("x")), progress=False)
