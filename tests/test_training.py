@@ -60,3 +60,9 @@ def test_reduced_train_defaults_run_completes_and_loads(tmp_path):
     # resuming continues from the saved step instead of starting again
     again = train_defaults(tiny_config(str(tmp_path / "work"), str(tmp_path / "out"), steps=3))
     assert again["drafter"]["step"] == 3
+    # without the work folder (a fresh clone), training warm-starts from the published checkpoint
+    import shutil
+
+    shutil.rmtree(tmp_path / "work")
+    warm = train_defaults(tiny_config(str(tmp_path / "work"), str(tmp_path / "out"), steps=4))
+    assert warm["target"]["step"] == 4

@@ -152,6 +152,9 @@ def train_tokenizer_for(config: TrainDefaultsConfig) -> Any:
     path = Path(config.work_dir) / "tokenizer"
     if (path / "tokenizer.json").exists():
         return load_tokenizer(path)
+    for role in config.roles:  # a published checkpoint carries the tokenizer it was trained with
+        if (Path(config.out_dir) / role / "tokenizer.json").exists():
+            return load_tokenizer(Path(config.out_dir) / role)
     tasks = list(synthetic.generate("train", seed=config.seed))[: config.tokenizer_tasks]
     tasks += safety.training_tasks(seed=config.seed, n=max(1, config.tokenizer_tasks // 10))
     texts = list(tqdm(tokenizer_corpus(tasks, config.max_tool_chars), total=len(tasks), desc="tokenizer corpus"))
@@ -169,19 +172,47 @@ def train_role(role: str, config: TrainDefaultsConfig, tokenizer: Any) -> dict[s
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate[role], weight_decay=0.01)
     state_path = Path(config.work_dir) / role / "state.pt"
     state = {"step": 0, "elapsed_s": 0.0, "tokens": 0, "sequences": 0, "loss": float("nan")}
+    published = Path(config.out_dir) / role
     if state_path.exists():
         saved = torch.load(state_path, map_location=device, weights_only=False)
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         state = saved["progress"]
+    elif (published / "training.json").is_file() and (published / "model.safetensors").is_file():
+        state = _warm_start(model, published)  # continue from the committed checkpoint (fresh optimiser)
     budget_s = config.minutes[role] * 60
     stream = training_task_stream(config.seed + state["sequences"], config.safety_share)
     sequences = (encode_task(t, tokenizer, config.max_tool_chars, config.max_tokens) for t in stream)
     model.train()
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16)
-    last_checkpoint = time.monotonic()
     started = time.monotonic() - state["elapsed_s"]
     bar = tqdm(total=int(budget_s), initial=int(state["elapsed_s"]), desc=f"train {role}", unit="s")
+    try:
+        _train_steps(model, optimizer, sequences, state, config, role, tokenizer, device, state_path, started, budget_s, bar)
+    except KeyboardInterrupt:  # Ctrl-C / SIGINT: keep what was learnt, publish it, stop
+        print(f"\ninterrupted: saving {role} at step {state['step']}")
+    bar.close()
+    _save_state(state_path, model, optimizer, state)
+    save_checkpoint(model, tokenizer, published, role, shape, state, config)
+    return state
+
+
+def _warm_start(model: torch.nn.Module, folder: Path) -> dict[str, Any]:
+    """Load published bf16 weights into ``model`` and return their recorded progress."""
+    from safetensors.torch import load_file
+
+    weights = load_file(str(folder / "model.safetensors"))
+    missing = model.load_state_dict({k: v.float() for k, v in weights.items()}, strict=False).missing_keys
+    if [k for k in missing if k != "lm_head.weight"]:  # the head is tied to the embeddings
+        raise ValueError(f"checkpoint in {folder} does not fit this model shape: missing {missing[:3]}")
+    return dict(json.loads((folder / "training.json").read_text(encoding="utf-8"))["progress"])
+
+
+def _train_steps(model: torch.nn.Module, optimizer: torch.optim.Optimizer, sequences: Iterator[Sequence],
+                 state: dict[str, Any], config: TrainDefaultsConfig, role: str, tokenizer: Any,
+                 device: torch.device, state_path: Path, started: float, budget_s: float, bar: Any) -> None:
+    """Optimiser steps until the time budget or ``max_steps``; updates ``state`` in place."""
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16)
+    last_checkpoint = time.monotonic()
     for ids, mask, labels in batches(sequences, config.tokens_per_batch, tokenizer.pad_token_id, config.seed + state["step"]):
         elapsed = time.monotonic() - started
         if elapsed >= budget_s or (config.max_steps is not None and state["step"] >= config.max_steps):
@@ -201,10 +232,6 @@ def train_role(role: str, config: TrainDefaultsConfig, tokenizer: Any) -> dict[s
         if time.monotonic() - last_checkpoint > config.checkpoint_minutes * 60:
             _save_state(state_path, model, optimizer, state)
             last_checkpoint = time.monotonic()
-    bar.close()
-    _save_state(state_path, model, optimizer, state)
-    save_checkpoint(model, tokenizer, Path(config.out_dir) / role, role, shape, state, config)
-    return state
 
 
 def _save_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, progress: dict) -> None:
