@@ -37,14 +37,17 @@ def test_jsonl_has_one_object_per_step_with_its_rows(store):
     first = rows[0]
     assert (first["task_id"], first["turn"], first["step"], first["source"]) == (TASK_ID, 0, 0, "draft")
     assert first["action"] == {"kind": "tool_call", "name": "cd", "arguments": {"folder": "document"}}
+    # exact_match runs the target to judge: its generation is the step's one target row (purpose "verify")
     assert [len(first[k]) for k in ("drafts", "verdicts", "fallbacks", "policy_checks", "tool_executions")] == [
-        1, 1, 0, 1, 1]
+        1, 1, 1, 1, 1]
+    assert first["fallbacks"][0]["purpose"] == "verify"
     assert first["tool_executions"][0]["ok"] is True
     # the wrong draft: rejected by exact_match, the target's mkdir ran instead
     wrong = rows[1]
     assert wrong["drafts"][0]["action"] == {"kind": "tool_call", "name": "ls", "arguments": {"a": True}}
     assert (wrong["verdicts"][0]["accepted"], wrong["source"], wrong["draft_correct"]) == (False, "target", False)
-    assert [(f["purpose"], f["action"]["name"]) for f in wrong["fallbacks"]] == [("fallback", "mkdir")]
+    # its action is reused on rejection: no second target call
+    assert [(f["purpose"], f["action"]["name"]) for f in wrong["fallbacks"]] == [("verify", "mkdir")]
     assert set(wrong["timings_s"]) == {"draft", "verify", "fallback", "policy", "tool", "overhead", "total"}
 
 
@@ -52,8 +55,8 @@ def test_otel_spans_nest_run_episode_step_and_calls(store):
     _, engine, run_id = store
     document = otel_document(engine, run_id)
     spans = document["resourceSpans"][0]["scopeSpans"][0]["spans"]
-    # run + episode + 14 steps + 14 drafts + 14 verdicts + 1 fallback + 10 tool executions
-    assert len(spans) == 1 + 1 + STEPS + STEPS + STEPS + 1 + TOOL_CALLS
+    # run + episode + 14 steps + 14 drafts + 14 verdicts + 14 target calls (exact_match) + 10 tool executions
+    assert len(spans) == 1 + 1 + STEPS + STEPS + STEPS + STEPS + TOOL_CALLS
     ids = {s["spanId"] for s in spans}
     assert len(ids) == len(spans)
     assert len({s["traceId"] for s in spans}) == 1 and re.fullmatch(r"[0-9a-f]{32}", spans[0]["traceId"])
