@@ -76,8 +76,14 @@ def _setup_sqlite(engine: Engine) -> None:
         try:
             cursor.execute("PRAGMA foreign_keys = ON")
             try:
-                cursor.execute("PRAGMA journal_mode = WAL")
-                cursor.execute("PRAGMA synchronous = NORMAL")  # WAL: durable across process crashes
+                mode = cursor.execute("PRAGMA journal_mode = WAL").fetchone()
+                if mode and str(mode[0]).lower() == "wal":
+                    # NORMAL in WAL mode: a commit is in the WAL file (the OS's cache) when it
+                    # returns, fsynced only at checkpoints. Committed steps survive the process
+                    # dying (kill -9, OOM), which is what the recorder promises. Not covered:
+                    # power loss or an OS crash may roll back the last commits (the file stays
+                    # consistent). Where WAL is refused (memory, some network file systems) FULL stays.
+                    cursor.execute("PRAGMA synchronous = NORMAL")
             except Exception:  # noqa: BLE001 - a read-only or locked file; preflight reports it
                 pass
         finally:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -296,21 +297,58 @@ def add_export_replay_parsers(commands: argparse._SubParsersAction) -> None:
 
 
 # -- bench-recorder -------------------------------------------------------------------------------
+def _time_steps(loop: Any, tasks: list, recorder: Any, steps: int) -> tuple[list[float], list[float], int]:
+    """Record whole episodes until ``steps`` steps are done, timing the loop and the recorder apart.
+
+    Returns:
+        Per step, the loop's seconds and the recorder's seconds (a step's share runs from the
+        previous StepDone to its own, so episode and turn events count with the step they open;
+        what follows the last StepDone counts with it), and the number of episodes.
+    """
+    from spectool_app.events import StepDone
+
+    loop_times: list[float] = []
+    record_times: list[float] = []
+    loop_s = record_s = 0.0
+    episodes, mark = 0, time.perf_counter()
+    for task in tasks:
+        for event in loop.run(task):
+            tick = time.perf_counter()
+            loop_s += tick - mark
+            recorder.consume(event)
+            mark = time.perf_counter()
+            record_s += mark - tick
+            if isinstance(event, StepDone):
+                loop_times.append(loop_s)
+                record_times.append(record_s)
+                loop_s = record_s = 0.0
+        episodes += 1
+        if len(loop_times) >= steps:
+            break
+    loop_s += time.perf_counter() - mark
+    if loop_times:
+        loop_times[-1] += loop_s
+        record_times[-1] += record_s
+    return loop_times, record_times, episodes
+
+
 def measure_recorder_overhead(steps: int, mode: str, verifier: str, task_set: str, preset: Optional[str],
                               url: Optional[str] = None, models: Optional[dict[str, Any]] = None) -> dict[str, Any]:
     """Run whole episodes until ``steps`` steps are recorded, timing ``Recorder.consume`` apart from the loop.
 
     Returns:
-        ``recorder_ms_per_step`` (all recorder time / steps), ``step_ms`` (loop time without the
-        recorder / steps), ``overhead_pct`` (recorder time / loop time, in %), ``within_limit``
-        (at most :data:`RECORDER_LIMIT_PCT`), counts and the configuration.
+        ``recorder_ms_per_step`` (all recorder time / steps), ``step_ms`` (the mean step time of
+        the loop measured: loop time without the recorder / steps), ``overhead_pct``
+        (``100 * recorder_ms_per_step / step_ms``), ``within_limit`` (at most
+        :data:`RECORDER_LIMIT_PCT`); the same from per-step medians (``recorder_ms_median``,
+        ``step_ms_median``, ``overhead_pct_median``: less swayed by a loaded machine and by the
+        first step's one-time costs), counts and the configuration.
 
     Raises:
         ValueError: bad steps, mode or verifier.  StoreError: the database refuses writes.
     """
     from db.engine import open_store
     from db.recorder import Recorder
-    from spectool_app.events import StepDone
     from spectool_app.loop import LoopConfig, SpeculativeLoop
     from spectool_app.runner import RunRequest, load_models, select_tasks
     from spectool_app.verifiers import make_verifier
@@ -329,27 +367,26 @@ def measure_recorder_overhead(steps: int, mode: str, verifier: str, task_set: st
             recorder = Recorder(engine)
             recorder.start_run(mode=mode, verifier=verifier if judge else "", task_set=task_set,
                                notes="bench-recorder")
-            recorded, episodes, record_s, started = 0, 0, 0.0, time.perf_counter()
-            for task in tasks:
-                for event in loop.run(task):
-                    tick = time.perf_counter()
-                    recorder.consume(event)
-                    record_s += time.perf_counter() - tick
-                    recorded += isinstance(event, StepDone)
-                episodes += 1
-                if recorded >= steps:
-                    break
-            loop_s = time.perf_counter() - started - record_s
+            loop_times, record_times, episodes = _time_steps(loop, tasks, recorder, steps)
             recorder.finish_run(status="done")
         finally:
             engine.dispose()
-    overhead = 100 * record_s / loop_s if loop_s else None
-    return {"steps": recorded, "episodes": episodes, "mode": mode, "verifier": verifier if judge else "",
+    return {"steps": len(loop_times), "episodes": episodes, "mode": mode, "verifier": verifier if judge else "",
             "task_set": task_set, "database": "temporary SQLite file" if url is None else "given --db",
-            "recorder_ms_per_step": 1000 * record_s / max(recorded, 1), "step_ms": 1000 * loop_s / max(recorded, 1),
-            "overhead_pct": overhead, "limit_pct": RECORDER_LIMIT_PCT,
-            "within_limit": overhead is not None and overhead <= RECORDER_LIMIT_PCT,
+            **_overhead_figures(loop_times, record_times),
             "models": {role: getattr(m, "name", role) for role, m in models.items()}}
+
+
+def _overhead_figures(loop_times: list[float], record_times: list[float]) -> dict[str, Any]:
+    """Mean and median per-step figures (ms, %) from per-step loop and recorder seconds."""
+    n, loop_s, record_s = max(len(loop_times), 1), sum(loop_times), sum(record_times)
+    overhead = 100 * record_s / loop_s if loop_s else None
+    step_median = statistics.median(loop_times) if loop_times else 0.0
+    record_median = statistics.median(record_times) if record_times else 0.0
+    return {"recorder_ms_per_step": 1000 * record_s / n, "step_ms": 1000 * loop_s / n, "overhead_pct": overhead,
+            "recorder_ms_median": 1000 * record_median, "step_ms_median": 1000 * step_median,
+            "overhead_pct_median": 100 * record_median / step_median if step_median else None,
+            "limit_pct": RECORDER_LIMIT_PCT, "within_limit": overhead is not None and overhead <= RECORDER_LIMIT_PCT}
 
 
 def _cmd_bench_recorder(args: argparse.Namespace) -> int:
@@ -360,10 +397,16 @@ def _cmd_bench_recorder(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, sort_keys=True))
         return 0
+    if not result["steps"]:
+        print(f"recorder overhead: no step was recorded (task set {result['task_set']})")
+        return 0
     verdict = "within" if result["within_limit"] else "OVER"
+    median_pct = result["overhead_pct_median"]
     print(f"recorder overhead: {result['recorder_ms_per_step']:.2f} ms per step = {result['overhead_pct']:.2f}% "
-          f"of a {result['step_ms']:.1f} ms step ({verdict} the {RECORDER_LIMIT_PCT:g}% limit); "
-          f"{result['steps']} steps, {result['episodes']} episodes, mode {result['mode']}, models {result['models']}")
+          f"of the loop's mean step time, {result['step_ms']:.1f} ms ({verdict} the {RECORDER_LIMIT_PCT:g}% limit); "
+          f"per-step medians {result['recorder_ms_median']:.2f} ms of {result['step_ms_median']:.1f} ms"
+          f"{'' if median_pct is None else f' = {median_pct:.2f}%'}; {result['steps']} steps, "
+          f"{result['episodes']} episodes, mode {result['mode']}, models {result['models']}")
     return 0
 
 
