@@ -63,14 +63,17 @@ def load_models(preset: Optional[str]) -> dict[str, Any]:
 
 
 def stream_run(request: RunRequest, engine: Engine, models: Optional[dict[str, Any]] = None,
-               stats: Optional[RunStats] = None) -> Iterator[tuple[int, StepEvent]]:
+               stats: Optional[RunStats] = None, tasks: Optional[list[Task]] = None,
+               notes: Optional[dict[str, Any]] = None) -> Iterator[tuple[int, StepEvent]]:
     """Run and record ``request``; yields ``(run_id, event)`` for every event.
 
-    The run ends ``done``, ``failed`` (an exception) or ``interrupted`` (the consumer stopped
-    early or Ctrl-C); each step is committed as it ends.
+    ``tasks`` runs tasks no source holds (e.g. written in the app) instead of the request's
+    selection; ``notes`` are stored in the run's config beside the request. The run ends
+    ``done``, ``failed`` (an exception) or ``interrupted`` (the consumer stopped early or
+    Ctrl-C); each step is committed as it ends.
     """
     request.validate()
-    tasks = select_tasks(request)
+    tasks = tasks if tasks is not None else select_tasks(request)
     models = models if models is not None else load_models(request.preset)
     needs_verifier = request.mode not in ("target_only", "draft_only")
     verifier = make_verifier(request.verifier, models) if needs_verifier else None
@@ -78,8 +81,8 @@ def stream_run(request: RunRequest, engine: Engine, models: Optional[dict[str, A
     recorder = Recorder(engine)
     run_id = recorder.start_run(
         mode=request.mode, verifier=request.verifier if needs_verifier else "", threshold=request.threshold,
-        preset=request.preset or "", task_set=request.task_set if not request.task_ids else ",".join(request.task_ids),
-        config=asdict(request), models={role: getattr(m, "name", role) for role, m in models.items()},
+        preset=request.preset or "", task_set=",".join(request.task_ids) or request.task_set,
+        config={**asdict(request), **(notes or {})}, models={role: getattr(m, "name", role) for role, m in models.items()},
     )
     status = "interrupted"
     try:

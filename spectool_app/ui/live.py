@@ -17,7 +17,6 @@ from typing import Any, Iterator, Optional
 
 from sqlalchemy import Engine
 
-from spectool_app.events import StepEvent
 from spectool_app.loop import MODES
 from spectool_app.tasks import SOURCES, SPLITS, Task, get_task, load_tasks
 from spectool_app.ui.render import LiveLog, clip
@@ -134,35 +133,6 @@ class LiveRequest:
                    threshold=parse_threshold(threshold), preset=str(preset) if preset else None)
 
 
-def _stream_written(engine: Engine, task: Task, mode: str, request: LiveRequest) -> Iterator[tuple[int, StepEvent]]:
-    """``runner.stream_run`` for a task no source holds (same recording, same statuses)."""
-    from db.recorder import Recorder
-    from spectool_app.loop import LoopConfig, SpeculativeLoop
-    from spectool_app.runner import load_models
-    from spectool_app.verifiers import make_verifier
-
-    models = load_models(request.preset)
-    judged = mode not in ("target_only", "draft_only")
-    verifier = make_verifier(request.verifier, models) if judged else None
-    loop = SpeculativeLoop(models, verifier, LoopConfig(mode=mode, threshold=request.threshold))
-    recorder = Recorder(engine)
-    run_id = recorder.start_run(mode=mode, verifier=request.verifier if judged else "", threshold=request.threshold,
-                                preset=request.preset or "", task_set=task.id,
-                                config={"written_turns": task.turns, "base_task": request.task_id, "mode": mode},
-                                models={role: getattr(m, "name", role) for role, m in models.items()})
-    status = "interrupted"
-    try:
-        for event in loop.run(task):
-            recorder.consume(event)
-            yield run_id, event
-        status = "done"
-    except Exception:
-        status = "failed"
-        raise
-    finally:
-        recorder.finish_run(run_id, status)
-
-
 def live_runs(engine: Engine, request: LiveRequest) -> Iterator[list[LiveLog]]:
     """Run the task once per mode, yielding every mode's log after each event.
 
@@ -177,13 +147,12 @@ def live_runs(engine: Engine, request: LiveRequest) -> Iterator[list[LiveLog]]:
         _task(request.task_id)
     logs = [LiveLog(mode) for mode in request.modes]
     yield logs
+    notes = {"written_turns": written.turns, "base_task": request.task_id} if written else None
     for log in logs:
-        if written is not None:
-            stream = _stream_written(engine, written, log.mode, request)
-        else:
-            run = RunRequest(task_set=request.task_id.partition(":")[0], mode=log.mode, verifier=request.verifier,
-                             threshold=request.threshold, preset=request.preset, task_ids=(request.task_id,))
-            stream = stream_run(run, engine)
+        run = RunRequest(task_set=request.task_id.partition(":")[0], mode=log.mode, verifier=request.verifier,
+                         threshold=request.threshold, preset=request.preset,
+                         task_ids=(written.id if written else request.task_id,))
+        stream = stream_run(run, engine, tasks=[written] if written else None, notes=notes)
         for run_id, event in stream:
             log.run_id = run_id
             log.observe(event)
