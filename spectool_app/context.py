@@ -80,12 +80,14 @@ class GoldStep:
     messages: list[dict[str, Any]]  # the context (gold history so far)
     tools: list[dict[str, Any]]  # tool schemas offered at this turn
     gold: Action  # the gold action for this step
+    episode: Any = None  # with fork=True: an independent copy of the episode before this step
 
 
-def gold_steps(task: Task, max_tool_chars: int = MAX_TOOL_CHARS) -> Iterator[GoldStep]:
+def gold_steps(task: Task, max_tool_chars: int = MAX_TOOL_CHARS, fork: bool = False) -> Iterator[GoldStep]:
     """Replay ``task``'s gold actions on a fresh episode and yield every step's context.
 
-    Tool outputs in the context are the real outputs of the gold calls.
+    Tool outputs in the context are the real outputs of the gold calls. ``fork=True`` also
+    hands each step a fork of the episode state before it (to try other actions on).
     """
     from spectool_app.envs import Episode  # local: keeps this module importable without bfcl
 
@@ -97,6 +99,6 @@ def gold_steps(task: Task, max_tool_chars: int = MAX_TOOL_CHARS) -> Iterator[Gol
         tools = episode.tools(turn)
         for index, gold in enumerate(gold_turn):
             messages = build_messages(task, turn, history, max_tool_chars)
-            yield GoldStep(task, turn, index, messages, tools, gold)
+            yield GoldStep(task, turn, index, messages, tools, gold, episode.fork() if fork else None)
             result_text = episode.execute(gold).content if isinstance(gold, ToolCall) else None
             history[turn].append(StepRecord(gold, result_text))

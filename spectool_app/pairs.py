@@ -149,21 +149,13 @@ class StepState:
 
 
 def replay_states(task: Any, max_tool_chars: Optional[int] = None) -> Iterator[StepState]:
-    """Every step of ``task`` replayed with gold history (as ``context.gold_steps``), plus forks."""
-    from spectool_app.context import MAX_TOOL_CHARS, StepRecord, build_messages
-    from spectool_app.envs import Episode
+    """Every step of ``task`` replayed with gold history (``context.gold_steps``), plus forks."""
+    from spectool_app.context import MAX_TOOL_CHARS, gold_steps
 
     limit = MAX_TOOL_CHARS if max_tool_chars is None else max_tool_chars
-    episode, history = Episode(task), []
-    for turn, gold_turn in enumerate(task.gold):
-        episode.begin_turn(turn)
-        history.append([])
-        tools = episode.tools(turn)
-        for index, gold in enumerate(gold_turn):
-            messages = build_messages(task, turn, history, limit)
-            yield StepState(task, turn, index, messages, tools, episode.fork(), list(gold_turn[index:]))
-            text = episode.execute(gold).content if isinstance(gold, ToolCall) else None
-            history[turn].append(StepRecord(gold, text))
+    for step in gold_steps(task, limit, fork=True):
+        remaining = list(task.gold[step.turn][step.index:])
+        yield StepState(task, step.turn, step.index, step.messages, step.tools, step.episode, remaining)
 
 
 def _same_effect(episode: Any, a: ToolCall, b: ToolCall) -> bool:

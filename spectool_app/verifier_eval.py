@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import json
 import random
-import statistics
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from spectool_app.actions import action_from_json
+from spectool_app.calibration import median_latency_ms
 from spectool_app.config import PROJECT_ROOT
 from spectool_app.verifiers import VERIFIER_KINDS, JudgeContext, judge, make_verifier
 
@@ -149,15 +148,7 @@ def kind_scores(kind: str, verifier: Any, rows: Sequence[dict[str, Any]], judged
 
 
 def _median_ms(function: Any, items: Sequence[Any]) -> Optional[float]:
-    if not items:
-        return None
-    function(items[0])  # warm-up
-    times = []
-    for item in items:
-        started = time.perf_counter()
-        function(item)
-        times.append(time.perf_counter() - started)
-    return 1000 * statistics.median(times)
+    return median_latency_ms(function, items) if items else None
 
 
 def _quality(scores: list[float], rows: Sequence[dict[str, Any]], threshold: float) -> dict[str, Any]:
