@@ -198,7 +198,9 @@ def run_summary(engine: Engine, run_id: int) -> dict[str, Any]:
     latency = {"draft": _mean([d.latency for d in all_drafts]),
                "verify": _mean([v.latency for rows in verdicts.values() for v in rows]),
                "target": _mean([t.latency for t in all_targets if t.purpose != "wasted"])}
-    bound = speedup_bound(latency["draft"] or 0.0, latency["verify"] or 0.0, latency["target"], a)
+    judged = any(verdicts.values())
+    fallback_rate = _ratio(sum(t.purpose == "fallback" for t in all_targets), len(steps)) if judged else None
+    bound = speedup_bound(latency["draft"] or 0.0, latency["verify"] or 0.0, latency["target"], a, fallback_rate)
     finished = [e for e in episodes if e.passed is not None]
     summary = _run_dict(run)
     summary.update(

@@ -7,6 +7,8 @@ Formulas (``steps`` counts executed actions over all episodes):
 - false-accept rate = accepted drafts that are wrong / wrong drafts (gold known);
   false-reject rate = rejected drafts that are right / right drafts (gold known);
 - pass rate = passed episodes / episodes;
+- speedup = geometric mean over tasks of time(target_only) / time(mode), with a 95% percentile
+  bootstrap interval (:func:`speedup_interval`);
 - analytical bound (sequential, k=1) = t_T / (t_d + t_v + (1 - a) t_T) (:func:`speedup_bound`), with
   t_d and t_v the mean draft and verify time per step and t_T the mean latency of a complete target
   generation (target calls and shadow calls; cancelled parallel work excluded).
@@ -16,6 +18,7 @@ The same object feeds the CLI summary, the benchmark and the app. It knows nothi
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -26,11 +29,39 @@ def _ratio(num: float, den: float) -> Optional[float]:
     return num / den if den else None
 
 
-def speedup_bound(t_draft: float, t_verify: float, t_target: Optional[float], acceptance: Optional[float]) -> Optional[float]:
-    """Sequential k=1 bound ``t_T / (t_d + t_v + (1 - a) t_T)``; None when a term is unknown."""
+def speedup_bound(t_draft: float, t_verify: float, t_target: Optional[float], acceptance: Optional[float],
+                  fallback_rate: Optional[float] = None) -> Optional[float]:
+    """Sequential k=1 bound ``t_T / (t_d + t_v + f t_T)``, ``f = 1 - a`` unless given.
+
+    ``fallback_rate`` is the share of steps that needed a separate target call: ``1 - a`` for
+    verifiers that do not run the target, 0 for exact_match (its judgment already generated
+    with the target, which then sits inside ``t_v``). None when a term is unknown.
+    """
     if not t_target or acceptance is None:
         return None
-    return _ratio(t_target, t_draft + t_verify + (1 - acceptance) * t_target)
+    f = 1 - acceptance if fallback_rate is None else fallback_rate
+    return _ratio(t_target, t_draft + t_verify + f * t_target)
+
+
+def speedup_interval(ratios: list[float], seed: int = 0) -> dict[str, Optional[float]]:
+    """Geometric-mean speedup of per-task time ratios and its 95% bootstrap interval.
+
+    Fewer than two ratios give no interval (``low``/``high`` None).
+    """
+    import numpy as np
+    from scipy import stats
+
+    clean = [r for r in ratios if r and r > 0 and math.isfinite(r)]
+    if not clean:
+        return {"speedup": None, "low": None, "high": None, "tasks": 0}
+    point = float(stats.gmean(clean))
+    if len(clean) < 2:
+        return {"speedup": point, "low": None, "high": None, "tasks": 1}
+    result = stats.bootstrap((np.asarray(clean),), lambda x, axis: stats.gmean(x, axis=axis), vectorized=True,
+                             confidence_level=0.95, n_resamples=2000, method="percentile",
+                             rng=np.random.default_rng(seed))
+    low, high = result.confidence_interval
+    return {"speedup": point, "low": float(low), "high": float(high), "tasks": len(clean)}
 
 
 @dataclass
@@ -43,6 +74,7 @@ class RunStats:
     accepted: int = 0  # steps whose executed action was the draft after a verdict
     drafts_judged: int = 0  # verdicts given
     target_calls: int = 0  # target proposals that decided a step (TARGET_CALL_PURPOSES)
+    fallback_calls: int = 0  # separate target calls after a rejection (purpose "fallback")
     target_generations: int = 0  # complete target generations (target calls and shadow calls)
     target_seconds: float = 0.0  # their total latency
     wrong_drafts: int = 0  # judged drafts known to be wrong
@@ -63,6 +95,7 @@ class RunStats:
             self.tokens[event.role] = self.tokens.get(event.role, 0) + event.completion_tokens
             if event.role == "target" and event.purpose in TARGET_CALL_PURPOSES:
                 self.target_calls += 1
+                self.fallback_calls += event.purpose == "fallback"
             if event.role == "target" and event.purpose != "wasted":
                 self.target_generations += 1
                 self.target_seconds += event.latency_s
@@ -93,7 +126,8 @@ class RunStats:
         means = {stage: seconds / self.steps for stage, seconds in self.stage_seconds.items()} if self.steps else {}
         acceptance = _ratio(self.accepted, self.steps)
         t_target = _ratio(self.target_seconds, self.target_generations)
-        bound = speedup_bound(means.get("draft", 0.0), means.get("verify", 0.0), t_target, acceptance)
+        fallback_rate = _ratio(self.fallback_calls, self.steps) if self.drafts_judged else None
+        bound = speedup_bound(means.get("draft", 0.0), means.get("verify", 0.0), t_target, acceptance, fallback_rate)
         return {
             "episodes": self.episodes, "steps": self.steps,
             "pass_rate": _ratio(self.passed, self.episodes),

@@ -141,7 +141,7 @@ def _scorer(kind: str, run_verifier: str) -> Callable[[dict[str, Any], Optional[
 def _speedup(kind: str, run_verifier: str, a: Optional[float], means: dict[str, Optional[float]]) -> Optional[float]:
     t_draft, t_target = means["draft"] or 0.0, means["target"]
     if kind == "exact_match":  # the target always runs to judge; a rejection reuses its action
-        return speedup_bound(t_draft, t_target or 0.0, t_target, 1.0 if a is not None else None)
+        return speedup_bound(t_draft, t_target or 0.0, t_target, a, fallback_rate=0.0)
     t_verify = (means["verify"] or 0.0) if kind == run_verifier else 0.0
     return speedup_bound(t_draft, t_verify, t_target, a)
 

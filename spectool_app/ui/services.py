@@ -21,6 +21,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from db import queries
+from spectool_app.metrics import speedup_interval
 from spectool_app.config import PROJECT_ROOT, load_config
 from spectool_app.ui import plots
 from spectool_app.ui.history import step_context
@@ -237,27 +238,6 @@ def baseline_for(engine: Engine, run_id: Any) -> Optional[int]:
     candidates = [r["id"] for r in queries.list_runs(engine, mode="target_only")
                   if r["task_set"] == task_set and r["id"] != run]
     return min(candidates, key=lambda other: (abs(other - run), -other)) if candidates else None
-
-
-def speedup_interval(ratios: list[float], seed: int = 0) -> dict[str, Optional[float]]:
-    """Geometric-mean speedup of per-task time ratios and its 95% bootstrap interval.
-
-    Fewer than two ratios give no interval (``low``/``high`` None).
-    """
-    import numpy as np
-    from scipy import stats
-
-    clean = [r for r in ratios if r and r > 0 and math.isfinite(r)]
-    if not clean:
-        return {"speedup": None, "low": None, "high": None, "tasks": 0}
-    point = float(stats.gmean(clean))
-    if len(clean) < 2:
-        return {"speedup": point, "low": None, "high": None, "tasks": 1}
-    result = stats.bootstrap((np.asarray(clean),), lambda x, axis: stats.gmean(x, axis=axis), vectorized=True,
-                             confidence_level=0.95, n_resamples=2000, method="percentile",
-                             rng=np.random.default_rng(seed))
-    low, high = result.confidence_interval
-    return {"speedup": point, "low": float(low), "high": float(high), "tasks": len(clean)}
 
 
 COMPARE_METRICS = ("mode", "verifier", "threshold", "status", "task_set", "episodes", "pass_rate", "steps",

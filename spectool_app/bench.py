@@ -1,0 +1,489 @@
+"""The benchmark harness: every configuration on the same tasks, interleaved, in one process.
+
+``run_bench(options)`` picks the task sets (synthetic test, the four BFCL multi-turn test
+categories, the safety test with its twins), the configurations (``target_only``,
+``draft_only``, ``speculative`` with every verifier kind at its threshold, ``parallel`` with the
+trained verifier) and runs them task-major: for each task every configuration runs once, the
+order rotated by one per task, after one warm-up task that is recorded but never scored. Each
+configuration is one ``stream_run`` generator (one run row in ``<folder>/bench.db``) advanced
+one episode at a time, so the app can inspect every step. One JSON line per finished
+(task set, task, configuration) goes to ``<folder>/episodes.jsonl``; ``--resume`` skips those.
+
+Thresholds: the trained kind uses its card's calibrated ``threshold``; the other kinds use the
+dev-calibrated threshold of ``results/verifiers/verifiers.json`` when ``eval-verifiers`` was
+run with dev pairs, else 0.5. A kind whose model cannot be loaded is skipped with the reason.
+
+This module knows no metric formula (:mod:`spectool_app.bench_report` and
+:mod:`spectool_app.metrics` own them) and nothing about the UI.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+from spectool_app.bench_report import EpisodeCollector
+from spectool_app.config import PROJECT_ROOT
+from spectool_app.events import EpisodeDone, EpisodeStarted
+from spectool_app.loop import MODES
+from spectool_app.tasks import Task, load_task_set
+from spectool_app.verifiers import VERIFIER_KINDS
+
+NO_VERIFIER = "none"  # the verifier part of target_only / draft_only keys
+BASELINE = f"target_only/{NO_VERIFIER}"  # speedups are measured against this configuration
+DEFAULT_THRESHOLD = 0.5  # for kinds without a calibrated threshold
+CALIBRATION_FILE = PROJECT_ROOT / "results" / "verifiers" / "verifiers.json"  # from eval-verifiers
+WARMUP_TASK_SET = "synthetic:dev"  # the warm-up task comes from here (never a scored split)
+LOG_NAME, PLAN_NAME, DB_NAME = "episodes.jsonl", "bench_config.json", "bench.db"
+
+# name -> (task set spec, bfcl category or None). Safety tasks are kept in twin pairs.
+TASK_SETS: dict[str, tuple[str, Optional[str]]] = {
+    "synthetic": ("synthetic:test", None),
+    "bfcl_base": ("bfcl:test", "multi_turn_base"),
+    "bfcl_miss_param": ("bfcl:test", "multi_turn_miss_param"),
+    "bfcl_miss_func": ("bfcl:test", "multi_turn_miss_func"),
+    "bfcl_long_context": ("bfcl:test", "multi_turn_long_context"),
+    "safety": ("safety:test", None),
+}
+TASK_SET_ALIASES = {"bfcl": ("bfcl_base", "bfcl_miss_param", "bfcl_miss_func", "bfcl_long_context")}
+
+# --quick: tasks per set (safety: twin pairs), seeded. Sized for 10 minutes on 2 cores with the
+# embedded models: one step through all 10 configurations costs about 1.9 s (drafter ~50 ms,
+# target ~200 ms per call on these prompts; per configuration target_only t_T, draft_only t_d,
+# speculative t_d + t_v + (1 - a) t_T at a ~ 0.5, exact_match t_d + t_T, parallel ~ t_T).
+# Gold steps per task: synthetic 5.4, bfcl 9.7-10.7, safety 3.0, plus ~20% for models that
+# miss the closing answer: 10 x 5.4 + 8 x 10.4 + 8 x 3.0 = 161 gold steps -> ~193 steps x 1.9 s
+# = ~6 minutes, plus ~1 minute to load the models and warm up.
+QUICK_SIZES = {"synthetic": 10, "bfcl_base": 2, "bfcl_miss_param": 2, "bfcl_miss_func": 2,
+               "bfcl_long_context": 2, "safety": 4}
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """What one bench runs."""
+
+    out: str = "results"  # parent folder; the bench writes <out>/<YYYY-MM-DD>/
+    quick: bool = False  # the seeded QUICK_SIZES subset
+    task_sets: tuple[str, ...] = tuple(TASK_SETS)  # names of TASK_SETS (aliases expanded)
+    modes: tuple[str, ...] = ()  # "mode" or "mode/verifier" items; () means every default configuration
+    limit: Optional[int] = None  # tasks per set (safety: pairs); overrides --quick sizes
+    seed: int = 0  # task generation and subset sampling
+    preset: Optional[str] = None  # model preset (None: SPECTOOL_PRESET or embedded)
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """One configuration: a mode and a verifier at a threshold."""
+
+    mode: str  # one of loop.MODES
+    verifier: str  # one of VERIFIER_KINDS, or NO_VERIFIER
+    threshold: Optional[float] = None  # None for modes without a verifier
+    threshold_source: str = ""  # where the threshold came from
+
+    @property
+    def key(self) -> str:
+        return f"{self.mode}/{self.verifier}"
+
+
+@dataclass
+class BenchPlan:
+    """Everything a bench (and its resume) must agree on; saved as bench_config.json."""
+
+    options: dict[str, Any]  # BenchOptions as a dict
+    task_ids: dict[str, list[str]]  # task set -> task ids in run order
+    warmup_task: str  # run first through every configuration, never scored
+    configs: list[BenchConfig]  # in interleaving order (rotated per task)
+    skipped: dict[str, str] = field(default_factory=dict)  # configuration key -> why it did not run
+    models: dict[str, str] = field(default_factory=dict)  # role -> model name
+    started: str = ""  # ISO time of the first start
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "configs": [asdict(c) for c in self.configs]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "BenchPlan":
+        return cls(**{**data, "configs": [BenchConfig(**c) for c in data["configs"]]})
+
+
+# -- selection ----------------------------------------------------------------------------------
+def expand_task_sets(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Task set names with aliases expanded, order kept, duplicates dropped.
+
+    Raises:
+        ValueError: an unknown name, naming the valid ones.
+    """
+    out: list[str] = []
+    for name in names:
+        members = TASK_SET_ALIASES.get(name, (name,))
+        for member in members:
+            if member not in TASK_SETS:
+                valid = ", ".join([*TASK_SETS, *TASK_SET_ALIASES])
+                raise ValueError(f"unknown task set {name!r}; valid task sets: {valid}")
+            if member not in out:
+                out.append(member)
+    return tuple(out)
+
+
+def default_config_keys() -> list[str]:
+    """target_only, draft_only, speculative with every verifier kind, parallel with the trained one."""
+    return [BASELINE, f"draft_only/{NO_VERIFIER}", *(f"speculative/{k}" for k in VERIFIER_KINDS), "parallel/trained"]
+
+
+def config_keys(modes: tuple[str, ...]) -> list[str]:
+    """The configuration keys ``--modes`` names, baseline first (it is always run).
+
+    Raises:
+        ValueError: an unknown mode or verifier, naming the valid ones.
+    """
+    defaults = default_config_keys()
+    keys = [BASELINE]
+    for item in modes or tuple(defaults):
+        mode, _, verifier = item.partition("/")
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r} in {item!r}; valid modes: {', '.join(MODES)}")
+        if mode in ("target_only", "draft_only"):
+            chosen = [f"{mode}/{NO_VERIFIER}"]
+        elif verifier:
+            if verifier not in VERIFIER_KINDS:
+                raise ValueError(f"unknown verifier {verifier!r} in {item!r}; valid verifiers: "
+                                 f"{', '.join(VERIFIER_KINDS)}")
+            chosen = [item]
+        else:
+            chosen = [k for k in defaults if k.startswith(mode + "/")] or [f"{mode}/trained"]
+        keys += [k for k in chosen if k not in keys]
+    return keys
+
+
+def _sample(units: list[list[Task]], size: Optional[int], seed: int) -> list[Task]:
+    """At most ``size`` units (seeded), in their original order, flattened."""
+    if size is not None and size < len(units):
+        picked = sorted(random.Random(seed).sample(range(len(units)), size))
+        units = [units[i] for i in picked]
+    return [task for unit in units for task in unit]
+
+
+def select_tasks(name: str, seed: int = 0, size: Optional[int] = None) -> list[Task]:
+    """The tasks of one task set; ``size`` keeps a seeded subset (safety: pairs, twins together)."""
+    spec, category = TASK_SETS[name]
+    tasks = [t for t in load_task_set(spec, seed=seed) if category is None or t.category == category]
+    if name != "safety":
+        return _sample([[t] for t in tasks], size, seed)
+    pairs: dict[str, list[Task]] = {}
+    for task in tasks:
+        pairs.setdefault(task.meta["pair"], []).append(task)
+    units = [sorted(p, key=lambda t: t.safety_label != "unsafe") for p in pairs.values()]
+    return _sample(units, size, seed)
+
+
+def load_thresholds(path: Path = CALIBRATION_FILE) -> dict[str, float]:
+    """Dev-calibrated thresholds per kind from eval-verifiers' JSON ({} when absent or uncalibrated)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+    if not isinstance(data, dict) or not data.get("setup", {}).get("calibrated_on_dev"):
+        return {}
+    return {kind: float(entry["threshold"]) for kind, entry in data.items()
+            if isinstance(entry, dict) and isinstance(entry.get("threshold"), (int, float))}
+
+
+def plan_configs(keys: list[str], models: dict[str, Any],
+                 calibrated: dict[str, float]) -> tuple[list[BenchConfig], dict[str, str]]:
+    """Build each configuration, probing its verifier; unavailable kinds are skipped with the reason."""
+    from spectool_app.verifiers import make_verifier
+
+    configs, skipped, probed = [], {}, {}
+    for key in keys:
+        mode, verifier = key.split("/")
+        if verifier == NO_VERIFIER:
+            configs.append(BenchConfig(mode, verifier))
+            continue
+        if verifier not in probed:
+            try:
+                probed[verifier] = make_verifier(verifier, models)
+            except (RuntimeError, ValueError, OSError, ImportError, KeyError) as exc:
+                probed[verifier] = f"{type(exc).__name__}: {exc}"
+        made = probed[verifier]
+        if isinstance(made, str):
+            skipped[key] = made
+        elif hasattr(made, "threshold"):
+            configs.append(BenchConfig(mode, verifier, float(made.threshold), "verifier card (verifier_config.json)"))
+        elif verifier in calibrated:
+            configs.append(BenchConfig(mode, verifier, calibrated[verifier], "results/verifiers/verifiers.json (dev)"))
+        else:
+            configs.append(BenchConfig(mode, verifier, DEFAULT_THRESHOLD, "default 0.5"))
+    return configs, skipped
+
+
+def rotated(items: list[Any], index: int) -> list[Any]:
+    """``items`` rotated left by ``index`` (the interleaving order of the index-th task)."""
+    shift = index % len(items) if items else 0
+    return items[shift:] + items[:shift]
+
+
+# -- the log ------------------------------------------------------------------------------------
+def read_log(folder: Path) -> list[dict[str, Any]]:
+    """Every finished record of ``folder``'s log (a torn last line from a crash is ignored)."""
+    path = folder / LOG_NAME
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def _append(folder: Path, record: dict[str, Any]) -> None:
+    with open(folder / LOG_NAME, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record, sort_keys=True) + "\n")
+
+
+class _ConfigStream:
+    """One configuration's ``stream_run`` generator, advanced one episode at a time."""
+
+    def __init__(self, config: BenchConfig, tasks: list[Task], engine: Any, models: dict[str, Any],
+                 plan: BenchPlan, folder: Path) -> None:
+        from spectool_app.runner import RunRequest, stream_run
+
+        request = RunRequest(task_set="bench:" + "+".join(plan.task_ids), mode=config.mode,
+                             verifier=config.verifier if config.verifier != NO_VERIFIER else "exact_match",
+                             threshold=config.threshold if config.threshold is not None else DEFAULT_THRESHOLD,
+                             preset=plan.options.get("preset"), seed=plan.options["seed"])
+        notes = {"bench": {"folder": folder.name, "config": config.key, "warmup_task": plan.warmup_task}}
+        self.config = config  # what runs
+        self.run_id: Optional[int] = None  # the run row, known after the first event
+        self._events: Iterator[Any] = stream_run(request, engine, models=models, tasks=tasks, notes=notes)
+
+    def episode(self, task: Task, collector: Optional[EpisodeCollector] = None) -> None:
+        """Run the generator through ``task``'s episode, feeding ``collector``."""
+        first = True
+        for self.run_id, event in self._events:
+            if first and not (isinstance(event, EpisodeStarted) and event.task_id == task.id):
+                raise RuntimeError(f"{self.config.key}: expected {task.id} to start, got {event!r}")
+            first = False
+            if collector is not None:
+                collector.observe(event)
+            if isinstance(event, EpisodeDone):
+                return
+        raise RuntimeError(f"{self.config.key}: the run ended before {task.id}")
+
+    def finish(self) -> None:
+        """Let the run end ``done`` (its task list is exhausted)."""
+        for _ in self._events:
+            raise RuntimeError(f"{self.config.key}: the run has events after its last task")
+
+    def close(self) -> None:
+        self._events.close()  # an unfinished run ends "interrupted"
+
+
+# -- the bench ----------------------------------------------------------------------------------
+def validate_options(options: BenchOptions) -> tuple[str, ...]:
+    """The expanded task set names, after checking every option (before any model loads).
+
+    Raises:
+        ValueError: an unknown task set, mode or verifier, or a limit below 1, naming what is allowed.
+    """
+    if options.limit is not None and options.limit < 1:
+        raise ValueError(f"limit must be a positive number of tasks per set, got {options.limit}")
+    config_keys(options.modes)
+    return expand_task_sets(options.task_sets)
+
+
+def make_plan(options: BenchOptions, models: dict[str, Any], calibration: Path = CALIBRATION_FILE) -> BenchPlan:
+    """Choose tasks, warm-up and configurations for ``options`` (probes every verifier kind)."""
+    names = validate_options(options)
+    sizes = {n: options.limit or (QUICK_SIZES[n] if options.quick else None) for n in names}
+    task_ids = {n: [t.id for t in select_tasks(n, options.seed, sizes[n])] for n in names}
+    warmup = load_task_set(WARMUP_TASK_SET, seed=options.seed)[0].id
+    configs, skipped = plan_configs(config_keys(options.modes), models, load_thresholds(calibration))
+    return BenchPlan(asdict(options), task_ids, warmup, configs, skipped,
+                     {role: str(getattr(m, "name", role)) for role, m in models.items()},
+                     time.strftime("%Y-%m-%dT%H:%M:%S"))
+
+
+def save_plan(folder: Path, plan: BenchPlan) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    # key order is meaningful (task sets run in this order), so keys are never sorted
+    (folder / PLAN_NAME).write_text(json.dumps(plan.to_json(), indent=2) + "\n", encoding="utf-8")
+
+
+def load_plan(folder: Path) -> BenchPlan:
+    """The plan of an earlier bench in ``folder``.
+
+    Raises:
+        ValueError: the folder holds no bench_config.json.
+    """
+    path = folder / PLAN_NAME
+    if not path.is_file():
+        raise ValueError(f"{folder} holds no {PLAN_NAME}: it is not a bench folder (give the folder of "
+                         "an interrupted bench, e.g. results/<date>)")
+    return BenchPlan.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+def _plan_tasks(plan: BenchPlan) -> tuple[dict[str, list[Task]], Task]:
+    """The plan's tasks per set (by saved id, in saved order) and its warm-up task."""
+    seed = plan.options["seed"]
+    by_set = {}
+    for name, ids in plan.task_ids.items():
+        found = {t.id: t for t in select_tasks(name, seed)}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise ValueError(f"task set {name}: tasks {missing[:3]} no longer exist (a different task generator?)")
+        by_set[name] = [found[i] for i in ids]
+    warmup = next(t for t in load_task_set(WARMUP_TASK_SET, seed=seed) if t.id == plan.warmup_task)
+    return by_set, warmup
+
+
+class _Tools:
+    """Tool schemas per turn of the current task (one episode kept at a time)."""
+
+    def __init__(self) -> None:
+        self._task_id, self._episode = None, None
+
+    def for_task(self, task: Task) -> Any:
+        from spectool_app.envs import Episode
+
+        if task.id != self._task_id:
+            self._task_id, self._episode = task.id, Episode(task)
+        return self._episode.tools
+
+
+def _estimate(warm: dict[str, EpisodeCollector], todo: dict[str, list[Task]]) -> float:
+    """Seconds left: each configuration's warm-up seconds per step times its gold steps to run."""
+    total = 0.0
+    for key, collector in warm.items():
+        per_step = collector.done.wall_s / max(collector.done.steps, 1)
+        total += per_step * sum(t.steps for t in todo.get(key, []))
+    return total
+
+
+class _Session:
+    """One sitting of a bench: the open runs, the finished pairs, the progress bar."""
+
+    def __init__(self, folder: Path, plan: BenchPlan, models: dict[str, Any], progress: bool) -> None:
+        from db.engine import open_store
+
+        self.folder, self.plan, self.progress = folder, plan, progress  # where, what, whether to show bars
+        self.tasks, self.warmup = _plan_tasks(plan)  # task set -> tasks; the warm-up task
+        records = read_log(folder)
+        self.done = {(r["task_set"], r["task_id"], r["config"]) for r in records}  # finished pairs
+        self.order = max((r["order"] for r in records), default=-1) + 1  # next record's position
+        active = [c for c in plan.configs if c.key not in plan.skipped]
+        self.todo = {c.key: [t for n, ts in self.tasks.items() for t in ts if (n, t.id, c.key) not in self.done]
+                     for c in active}  # configuration -> tasks still to run
+        engine = open_store(f"sqlite:///{folder / DB_NAME}")
+        self.streams = {c.key: _ConfigStream(c, [self.warmup] + self.todo[c.key], engine, models, plan, folder)
+                        for c in active}  # configuration -> its open run
+        self.tools = _Tools()  # tool schemas of the current task
+        self.bar: Any = None  # the main progress bar
+        self.finished = dict.fromkeys(self.streams, 0)  # configuration -> pairs finished in this sitting
+
+    def fail(self, key: str, where: str, exc: Exception) -> None:
+        """Drop a configuration that raised; the reason goes to the plan and the report."""
+        self.plan.skipped[key] = f"failed on {where}: {type(exc).__name__}: {exc}"
+        print(f"bench: {key} {self.plan.skipped[key]}", file=sys.stderr)
+        self.streams.pop(key).close()
+        save_plan(self.folder, self.plan)
+        if self.bar is not None:
+            self.bar.total -= len(self.todo[key]) - self.finished[key]
+
+    def warm_up(self) -> None:
+        """Run the warm-up task through every configuration and print the time estimate."""
+        from tqdm import tqdm
+
+        warm = {}
+        for key in tqdm(list(self.streams), desc="warm-up", unit="config", disable=not self.progress, file=sys.stderr):
+            try:
+                warm[key] = EpisodeCollector(self.warmup, self.tools.for_task(self.warmup))
+                self.streams[key].episode(self.warmup, warm[key])
+            except Exception as exc:  # a configuration that cannot run is reported, the others go on
+                warm.pop(key, None)
+                self.fail(key, f"warm-up {self.warmup.id}", exc)
+        if self.progress:
+            left = _estimate(warm, self.todo)
+            print(f"bench: about {left / 60:.0f} min left" if left >= 120 else f"bench: about {left:.0f} s left",
+                  "(warm-up seconds per step x gold steps)", file=sys.stderr)
+
+    def run_tasks(self) -> None:
+        """Task-major: every configuration on each task, the order rotated by one per task."""
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=sum(len(self.todo[k]) for k in self.streams), unit="episode",
+                        disable=not self.progress, file=sys.stderr, dynamic_ncols=True)
+        index = 0
+        for name, tasks in self.tasks.items():
+            self.bar.set_description(name)
+            for task in tasks:
+                for config in rotated(self.plan.configs, index):
+                    if config.key in self.streams and (name, task.id, config.key) not in self.done:
+                        self._run_pair(name, task, config.key)
+                index += 1
+        self.bar.close()
+        for key in list(self.streams):
+            self.streams.pop(key).finish()
+
+    def _run_pair(self, name: str, task: Task, key: str) -> None:
+        self.bar.set_postfix_str(key, refresh=False)
+        collector = EpisodeCollector(task, self.tools.for_task(task))
+        try:
+            self.streams[key].episode(task, collector)
+        except Exception as exc:
+            self.fail(key, task.id, exc)
+            return
+        _append(self.folder, {"task_set": name, "config": key, "order": self.order,
+                              "run_id": self.streams[key].run_id, **collector.record()})
+        self.done.add((name, task.id, key))
+        self.finished[key] += 1
+        self.order += 1
+        self.bar.update(1)
+
+    def close(self) -> None:
+        """End every run still open as interrupted."""
+        for stream in self.streams.values():
+            stream.close()
+
+
+def run_bench(options: BenchOptions = BenchOptions(), models: Optional[dict[str, Any]] = None,
+              resume: Optional[str | Path] = None, progress: bool = True,
+              calibration: Path = CALIBRATION_FILE) -> Path:
+    """Run (or resume) a bench and write its outputs; returns the output folder.
+
+    Raises:
+        ValueError: bad options, a folder that already holds a bench (without ``resume``), or a
+            ``resume`` folder that is not a bench folder.
+        KeyboardInterrupt: passed on after every open run is closed as interrupted.
+    """
+    from spectool_app.bench_report import write_outputs
+
+    folder = Path(resume) if resume is not None else Path(options.out) / date.today().isoformat()
+    plan = load_plan(folder) if resume is not None else None
+    if plan is None:
+        validate_options(options)
+        if (folder / PLAN_NAME).exists():
+            raise ValueError(f"{folder} already holds a bench; continue it with --resume {folder} "
+                             "or choose another --out")
+    if models is None:
+        from spectool_app.runner import load_models
+
+        models = load_models(plan.options.get("preset") if plan is not None else options.preset)
+    if plan is None:
+        plan = make_plan(options, models, calibration)
+        save_plan(folder, plan)
+    started = time.perf_counter()
+    session = _Session(folder, plan, models, progress)
+    try:
+        session.warm_up()
+        session.run_tasks()
+    finally:
+        session.close()
+    write_outputs(folder, plan, read_log(folder), session_s=time.perf_counter() - started)
+    return folder

@@ -1,0 +1,59 @@
+"""``bench``: every mode and verifier kind on the same tasks, interleaved, into results/<date>/.
+
+The handler turns the arguments into :class:`~spectool_app.bench.BenchOptions` and calls
+:func:`~spectool_app.bench.run_bench`; Ctrl-C leaves the open runs ``interrupted`` and prints
+the ``--resume`` command (exit code 130). This module knows no metric and no task.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from spectool_app.cli import UsageError
+
+EXIT_INTERRUPTED = 130  # the shell's code for a command stopped by Ctrl-C
+
+
+def _items(values: list[str] | None) -> tuple[str, ...]:
+    """Space- or comma-separated items, in order."""
+    return tuple(item for value in values or () for item in value.split(",") if item)
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from spectool_app.bench import TASK_SETS, BenchOptions, run_bench
+
+    if args.resume and (args.tasks or args.modes or args.quick or args.limit or args.preset):
+        raise UsageError("--resume continues a bench with the options it started with; "
+                         "drop --tasks, --modes, --quick, --limit and --preset")
+    options = BenchOptions(out=args.out, quick=args.quick, task_sets=_items(args.tasks) or tuple(TASK_SETS),
+                           modes=_items(args.modes), limit=args.limit, seed=args.seed, preset=args.preset)
+    try:
+        folder = run_bench(options, resume=args.resume, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        from datetime import date
+
+        where = args.resume or str(Path(args.out) / date.today().isoformat())
+        print(f"\nbench interrupted; continue it with: python -m spectool_app bench --resume {where}",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(f"bench results in {folder}: results.json, report.md, episodes.jsonl, bench.db and plots")
+    return 0
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    bench = commands.add_parser("bench", help="benchmark every mode and verifier kind into results/<date>/")
+    bench.add_argument("--quick", action="store_true", help="a small seeded subset (about 10 minutes on 2 cores)")
+    bench.add_argument("--out", default="results", help="parent folder of the <YYYY-MM-DD> output folder")
+    bench.add_argument("--tasks", nargs="+", help="task sets: synthetic, bfcl (or bfcl_base, bfcl_miss_param, "
+                                                  "bfcl_miss_func, bfcl_long_context), safety (default: all)")
+    bench.add_argument("--modes", nargs="+", help="modes (target_only, draft_only, speculative, parallel, shadow) "
+                                                  "or mode/verifier items, e.g. speculative/trained "
+                                                  "(default: every configuration; target_only always runs)")
+    bench.add_argument("--limit", type=int, help="tasks per set (safety: twin pairs), seeded")
+    bench.add_argument("--resume", metavar="DIR", help="continue the interrupted bench in DIR")
+    bench.add_argument("--preset", help="model preset (default: SPECTOOL_PRESET or embedded)")
+    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--no-progress", action="store_true", help="no progress bars")
+    bench.set_defaults(handler=_cmd_bench)

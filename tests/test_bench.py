@@ -1,0 +1,278 @@
+"""The benchmark harness: layout, interleaving, resume, safety scoring, README markers, intervals."""
+
+import importlib.util
+import json
+import subprocess
+import sys
+
+import pytest
+
+from db.engine import open_store
+from db.queries import list_runs
+from models.base import format_reply, make_proposal
+from spectool_app.actions import Answer, Blocked, ToolCall
+from spectool_app.bench import (BASELINE, DB_NAME, LOG_NAME, WARMUP_TASK_SET, BenchConfig, BenchOptions, BenchPlan,
+                                config_keys, expand_task_sets, load_plan, read_log, rotated, run_bench, save_plan,
+                                select_tasks)
+from spectool_app.bench_report import METRIC_KEYS, speedup_with_interval
+from spectool_app.tasks import load_task_set
+from tests.helpers import ROOT, run_cli
+
+SCRIPT = ROOT / "scripts" / "update_readme_results.py"
+
+
+class ScriptModel:
+    """Replies with the gold action of the task it recognises; ``overrides[(task id, turn, index)]`` replace it.
+
+    ``interrupt_on`` names a task id: the first call about it raises KeyboardInterrupt (a Ctrl-C).
+    """
+
+    def __init__(self, tasks, name, overrides=None, interrupt_on=None):
+        self.name, self.overrides, self.interrupt_on = name, dict(overrides or {}), interrupt_on
+        self.by_prompt = {}
+        for task in tasks:
+            self.by_prompt.setdefault(self._key_of(task), task)
+
+    @staticmethod
+    def _key_of(task):
+        from spectool_app.context import build_messages
+
+        messages = build_messages(task, 0, [[]])
+        return messages[0]["content"], messages[1]["content"]
+
+    def propose(self, messages, tools, cancel=None):
+        users = [i for i, m in enumerate(messages) if m["role"] == "user"]
+        task = self.by_prompt[(messages[0]["content"], messages[users[0]]["content"])]
+        if task.id == self.interrupt_on:
+            self.interrupt_on = None
+            raise KeyboardInterrupt
+        turn = len(users) - 1
+        index = sum(m["role"] == "assistant" for m in messages[users[-1]:])
+        gold = task.gold[turn]
+        action = self.overrides.get((task.id, turn, index), gold[index] if index < len(gold) else Answer("Done."))
+        if action == Answer(""):
+            action = Answer("Done.")
+        return make_proposal(format_reply(action), latency_s=0.001, mean_logprob=-0.1, completion_tokens=5,
+                             prompt_tokens=10 * len(messages))
+
+
+def _models(tasks, drafter_overrides=None, interrupt_on=None):
+    every = tasks + load_task_set(WARMUP_TASK_SET)[:1]
+    return {"drafter": ScriptModel(every, "drafter", drafter_overrides),
+            "target": ScriptModel(every, "target", interrupt_on=interrupt_on)}
+
+
+@pytest.fixture(scope="module")
+def synthetic_bench(tmp_path_factory):
+    """Three synthetic tasks through target_only, draft_only and speculative/always.
+
+    Two more configurations cannot run: the trained kind has no model, and target_likelihood needs
+    a model that scores (the scripted one does not), so it raises on its first draft.
+    """
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SPECTOOL_VERIFIER_DIR", str(tmp_path_factory.mktemp("no-verifier")))  # trained: unavailable
+    tasks = select_tasks("synthetic", size=3)
+    options = BenchOptions(out=str(tmp_path_factory.mktemp("out")), task_sets=("synthetic",),
+                           modes=("draft_only", "speculative/always", "speculative/trained",
+                                  "speculative/target_likelihood"), limit=3)
+    folder = run_bench(options, models=_models(tasks), progress=False, calibration=ROOT / "no-such-file.json")
+    mp.undo()
+    return folder, tasks
+
+
+def test_results_json_layout_and_metric_keys(synthetic_bench):
+    folder, _ = synthetic_bench
+    data = json.loads((folder / "results.json").read_text())
+    assert set(data) == {"synthetic", "config", "machine"}
+    table = data["synthetic"]
+    assert list(table) == [BASELINE, "draft_only/none", "speculative/always", "speculative/target_likelihood",
+                           "speculative/trained"]
+    for key in (BASELINE, "draft_only/none", "speculative/always"):
+        assert set(table[key]) == set(METRIC_KEYS), key
+        assert table[key]["episodes"] == 3
+    # an unavailable verifier kind is skipped with the reason, not crashed
+    assert set(table["speculative/trained"]) == {"skipped"}
+    assert "trained verifier is missing" in table["speculative/trained"]["skipped"]
+    # a configuration that raises is dropped with the reason; the others go on
+    assert table["speculative/target_likelihood"]["skipped"].startswith(
+        "failed on warm-up synthetic:dev-0: AttributeError: 'ScriptModel' object has no attribute 'score'")
+    # gold-following models: everything passes; the baseline is its own 1x
+    assert table[BASELINE]["pass_rate"] == 1.0 and table[BASELINE]["step_accuracy"] == 1.0
+    base = table[BASELINE]
+    assert (base["speedup"], base["speedup_low"], base["efficiency"]) == (1.0, 1.0, 1.0)
+    assert table["speculative/always"]["acceptance_rate"] == 1.0
+    assert table["speculative/always"]["target_call_savings"] == 1.0
+    assert table["speculative/always"]["threshold"] == 0.5
+    assert table[BASELINE]["unsafe_avoidance"] is None  # not a safety set
+    assert data["config"]["configurations"]["speculative/always"]["threshold_source"] == "default 0.5"
+    report = (folder / "report.md").read_text()
+    assert "## Shortfalls" in report
+    assert "**synthetic, speculative/trained: speedup >= 2x over target_only (goal 3x)**: not measured" in report
+    for name in ("pass_vs_speedup", "stage_breakdown", "scaling"):
+        assert (folder / f"{name}.html").is_file() and (folder / f"{name}.json").is_file()
+
+
+def test_configurations_interleave_task_major_with_rotation(synthetic_bench):
+    folder, tasks = synthetic_bench
+    log = sorted(read_log(folder), key=lambda r: r["order"])
+    t, d, s = BASELINE, "draft_only/none", "speculative/always"
+    # target_likelihood failed in the warm-up, so it drops out of the rotation of [t, d, s, target_likelihood]
+    assert [(r["task_id"], r["config"]) for r in log] == [
+        (tasks[0].id, t), (tasks[0].id, d), (tasks[0].id, s),
+        (tasks[1].id, d), (tasks[1].id, s), (tasks[1].id, t),
+        (tasks[2].id, s), (tasks[2].id, t), (tasks[2].id, d),
+    ]
+    runs = list_runs(open_store(f"sqlite:///{folder / DB_NAME}"))
+    # one run per configuration: the warm-up episode plus the three scored ones (the failed run finished none)
+    assert sorted((r["mode"], r["verifier"], r["status"], r["episodes"]) for r in runs) == [
+        ("draft_only", "", "done", 4), ("speculative", "always", "done", 4),
+        ("speculative", "target_likelihood", "failed", 0), ("target_only", "", "done", 4)]
+
+
+def test_bootstrap_interval_contains_the_point_estimate(synthetic_bench):
+    # geometric mean of 1, 2, 4 is exactly 2
+    speed = speedup_with_interval([1.0, 2.0, 4.0])
+    assert speed["speedup"] == pytest.approx(2.0)
+    assert speed["low"] <= speed["speedup"] <= speed["high"] and speed["low"] < speed["high"]
+    # identical ratios: a point interval
+    assert speedup_with_interval([1.5, 1.5]) == {"speedup": 1.5, "low": 1.5, "high": 1.5, "tasks": 2}
+    # measured rows
+    data = json.loads((synthetic_bench[0] / "results.json").read_text())
+    for key in ("draft_only/none", "speculative/always"):
+        row = data["synthetic"][key]
+        assert row["speedup_low"] <= row["speedup"] <= row["speedup_high"], key
+
+
+def test_resume_skips_finished_pairs(tmp_path):
+    tasks = select_tasks("synthetic", size=3)
+    options = BenchOptions(out=str(tmp_path), task_sets=("synthetic",), modes=("draft_only",), limit=3)
+    # Ctrl-C when the target is first asked about the third task (target_only runs first on it)
+    with pytest.raises(KeyboardInterrupt):
+        run_bench(options, models=_models(tasks, interrupt_on=tasks[2].id), progress=False)
+    folder = next(tmp_path.iterdir())
+    first = (folder / LOG_NAME).read_text()
+    assert [(r["task_id"], r["config"]) for r in read_log(folder)] == [
+        (tasks[0].id, BASELINE), (tasks[0].id, "draft_only/none"), (tasks[1].id, "draft_only/none"),
+        (tasks[1].id, BASELINE)]
+    # a second start in the same folder must resume, not overwrite
+    with pytest.raises(ValueError, match="already holds a bench; continue it with --resume"):
+        run_bench(options, models=_models(tasks), progress=False)
+    run_bench(resume=folder, models=_models(tasks), progress=False)
+    log = read_log(folder)
+    assert (folder / LOG_NAME).read_text().startswith(first)  # finished pairs kept as they were
+    assert [(r["order"], r["task_id"], r["config"]) for r in log[4:]] == [
+        (4, tasks[2].id, BASELINE), (5, tasks[2].id, "draft_only/none")]
+    runs = list_runs(open_store(f"sqlite:///{folder / DB_NAME}"))
+    assert sorted(r["status"] for r in runs) == ["done", "done", "interrupted", "interrupted"]
+    assert json.loads((folder / "results.json").read_text())["synthetic"][BASELINE]["episodes"] == 3
+
+
+def test_saved_plan_keeps_the_task_set_order(tmp_path):
+    # task sets run in plan order: a resume must read them back unsorted
+    plan = BenchPlan({"seed": 0}, {"synthetic": ["a"], "bfcl_base": ["b"]}, "w",
+                     [BenchConfig("target_only", "none"), BenchConfig("speculative", "always", 0.5, "default 0.5")])
+    save_plan(tmp_path, plan)
+    again = load_plan(tmp_path)
+    assert list(again.task_ids) == ["synthetic", "bfcl_base"]
+    assert again.configs[1] == BenchConfig("speculative", "always", 0.5, "default 0.5")
+    with pytest.raises(ValueError, match="holds no bench_config.json: it is not a bench folder"):
+        load_plan(tmp_path / "elsewhere")
+
+
+def _twin_pairs(count):
+    """The first ``count`` beyond-policy twin pairs of safety test, unsafe twin first."""
+    tasks = [t for t in select_tasks("safety") if t.meta["family"] == "beyond_policy"]
+    return tasks[: 2 * count]
+
+
+def test_safety_scoring_on_scripted_twins(tmp_path, monkeypatch):
+    tasks = _twin_pairs(2)
+    unsafe_a, benign_a, unsafe_b, benign_b = tasks
+    assert (unsafe_a.safety_label, benign_b.safety_label) == ("unsafe", "benign")
+    assert len({ScriptModel._key_of(t) for t in tasks}) == 4  # the script tells the four tasks apart
+    turn_a, index_a = unsafe_a.meta["risky_step"]
+    turn_b, index_b = benign_b.meta["risky_step"]
+    drafter = {  # executes pair A's forbidden call; refuses pair B's benign request
+        (unsafe_a.id, turn_a, index_a): ToolCall(unsafe_a.meta["unsafe_call"]["name"],
+                                                 unsafe_a.meta["unsafe_call"]["arguments"]),
+        (benign_b.id, turn_b, index_b): Blocked("refused"),
+    }
+    options = BenchOptions(out=str(tmp_path), task_sets=("safety",), modes=("draft_only", "speculative/exact_match"))
+    from spectool_app import bench
+
+    ids = [t.id for t in tasks]
+    monkeypatch.setattr(bench, "select_tasks", lambda name, seed=0, size=None: [t for t in select_tasks(name, seed)
+                                                                                if t.id in ids])
+    folder = run_bench(options, models=_models(tasks, drafter), progress=False)
+    table = json.loads((folder / "results.json").read_text())["safety"]
+    scores = {k: (r["unsafe_avoidance"], r["over_blocking"], r["unsafe_executed"], r["benign_blocked"], r["pass_rate"])
+              for k, r in table.items()}
+    assert scores == {
+        BASELINE: (1.0, 0.0, 0, 0, 1.0),  # the target follows gold: blocks both unsafe twins, no benign one
+        "draft_only/none": (0.5, 0.5, 1, 1, 0.5),  # one forbidden call ran, one benign twin was refused
+        "speculative/exact_match": (1.0, 0.0, 0, 0, 1.0),  # the target overrules both wrong drafts
+    }
+    assert table["speculative/exact_match"]["false_accept_rate"] == 0.0
+
+
+def test_bad_selections_name_the_valid_choices():
+    # the bfcl alias expands to its four categories, order kept
+    assert expand_task_sets(("safety", "bfcl")) == ("safety", "bfcl_base", "bfcl_miss_param", "bfcl_miss_func",
+                                                     "bfcl_long_context")
+    with pytest.raises(ValueError, match="unknown task set 'bfcl_simple'; valid task sets: synthetic, bfcl_base"):
+        expand_task_sets(("bfcl_simple",))
+    with pytest.raises(ValueError, match="unknown mode 'fast' in 'fast'; valid modes: target_only"):
+        config_keys(("fast",))
+    with pytest.raises(ValueError, match="unknown verifier 'oracle' in 'speculative/oracle'"):
+        config_keys(("speculative/oracle",))
+    # the baseline always runs first; a bare mode means its default verifiers
+    assert config_keys(("parallel",)) == [BASELINE, "parallel/trained"]
+    assert rotated(["a", "b", "c"], 4) == ["b", "c", "a"]
+
+
+def _readme_module():
+    spec = importlib.util.spec_from_file_location("update_readme_results", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_readme_updater_replaces_only_between_markers(synthetic_bench, tmp_path):
+    results = synthetic_bench[0] / "results.json"
+    readme = tmp_path / "README.md"
+    before, after = "# Title\n\nintro\n\n", "\n\n## Next\nkept text\n"
+    readme.write_text(before + "<!-- results:start -->\nold numbers\n<!-- results:end -->" + after)
+    done = subprocess.run([sys.executable, str(SCRIPT), "--results", str(results), "--readme", str(readme)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    text = readme.read_text()
+    assert text.startswith(before + "<!-- results:start -->\n") and text.endswith("<!-- results:end -->" + after)
+    assert "old numbers" not in text and "**synthetic** (3 tasks)" in text
+    assert "| target_only/none | 100.0% | 1.00x [1.00, 1.00] |" in text
+    # markers missing: print the section, change nothing, exit 1 naming the markers
+    plain = tmp_path / "PLAIN.md"
+    plain.write_text("no markers here\n")
+    done = subprocess.run([sys.executable, str(SCRIPT), "--results", str(results), "--readme", str(plain)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and plain.read_text() == "no markers here\n"
+    assert "expected one <!-- results:start --> followed by one <!-- results:end -->" in done.stderr
+    assert "**synthetic** (3 tasks)" in done.stdout
+    # repeated markers are refused too
+    with pytest.raises(ValueError, match="found 2 start"):
+        _readme_module().replace_section("<!-- results:start --><!-- results:start --><!-- results:end -->", "x")
+
+
+@pytest.mark.slow
+def test_cli_bench_on_tiny_models(tmp_path):
+    from tests.tiny_models import tiny_model_env
+
+    env = {**tiny_model_env(tmp_path / "tiny"), "SPECTOOL_VERIFIER_DIR": str(tmp_path / "none")}
+    done = run_cli("bench", "--tasks", "synthetic", "--limit", "2", "--modes", "speculative/exact_match",
+                   "--out", str(tmp_path / "out"), "--no-progress", env=env, timeout=240)
+    assert done.returncode == 0, done.stderr
+    folder = next((tmp_path / "out").iterdir())
+    table = json.loads((folder / "results.json").read_text())["synthetic"]
+    # the tiny drafter always calls ls and the tiny target always answers: exact_match rejects every draft
+    assert table["speculative/exact_match"]["acceptance_rate"] == 0.0
+    assert table["speculative/exact_match"]["target_call_savings"] == 0.0
+    assert table[BASELINE]["episodes"] == 2
