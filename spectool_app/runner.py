@@ -28,7 +28,7 @@ class RunRequest:
     task_set: str = "synthetic:test"  # "source[:split]"
     mode: str = "speculative"  # one of loop.MODES
     verifier: str = "exact_match"  # one of verifiers.VERIFIER_KINDS (ignored by target_only / draft_only)
-    threshold: float = 0.5  # verifier acceptance threshold, in [0, 1]
+    threshold: Optional[float] = None  # acceptance threshold in [0, 1]; None: the verifier's calibrated one, else 0.5
     preset: Optional[str] = None  # model preset (None: SPECTOOL_PRESET or embedded)
     limit: Optional[int] = None  # run only the first N tasks of the set
     task_ids: tuple[str, ...] = ()  # run exactly these tasks instead of the set
@@ -40,10 +40,20 @@ class RunRequest:
             raise ValueError(f"unknown mode {self.mode!r}; valid modes: {', '.join(MODES)}")
         if self.verifier not in VERIFIER_KINDS:
             raise ValueError(f"unknown verifier {self.verifier!r}; valid verifiers: {', '.join(VERIFIER_KINDS)}")
-        if not 0.0 <= self.threshold <= 1.0:
+        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"threshold must be between 0 and 1, got {self.threshold}")
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"limit must be a positive number of tasks, got {self.limit}")
+
+
+DEFAULT_THRESHOLD = 0.5  # for verifiers without a calibrated threshold
+
+
+def resolved_threshold(request: RunRequest, verifier: Any) -> float:
+    """The request's threshold, else the verifier's calibrated one (the trained kind has one), else 0.5."""
+    if request.threshold is not None:
+        return request.threshold
+    return float(getattr(verifier, "threshold", DEFAULT_THRESHOLD))
 
 
 def select_tasks(request: RunRequest) -> list[Task]:
@@ -77,10 +87,11 @@ def stream_run(request: RunRequest, engine: Engine, models: Optional[dict[str, A
     models = models if models is not None else load_models(request.preset)
     needs_verifier = request.mode not in ("target_only", "draft_only")
     verifier = make_verifier(request.verifier, models) if needs_verifier else None
-    loop = SpeculativeLoop(models, verifier, LoopConfig(mode=request.mode, threshold=request.threshold))
+    threshold = resolved_threshold(request, verifier)
+    loop = SpeculativeLoop(models, verifier, LoopConfig(mode=request.mode, threshold=threshold))
     recorder = Recorder(engine)
     run_id = recorder.start_run(
-        mode=request.mode, verifier=request.verifier if needs_verifier else "", threshold=request.threshold,
+        mode=request.mode, verifier=request.verifier if needs_verifier else "", threshold=threshold,
         preset=request.preset or "", task_set=",".join(request.task_ids) or request.task_set,
         config={**asdict(request), **(notes or {})}, models={role: getattr(m, "name", role) for role, m in models.items()},
     )

@@ -86,7 +86,8 @@ def run_summary_text(run_id: Optional[int], status: str, request: Any, stats: An
     head = f"{label} {status}: {s['episodes']} episodes, {s['steps']} steps, {s['wall_s']:.1f} s"
     what = f"{request.task_set if not request.task_ids else ','.join(request.task_ids)}, mode {request.mode}"
     if request.mode not in ("target_only", "draft_only"):
-        what += f", verifier {request.verifier} at {request.threshold:.2f}"
+        at = "its calibrated threshold" if request.threshold is None else f"{request.threshold:.2f}"
+        what += f", verifier {request.verifier} at {at}"
     false_accepts = ("n/a (no gold known)" if not stats.wrong_drafts else
                      f"{_pct(s['false_accept_rate'])} ({stats.false_accepts} of {stats.wrong_drafts} "
                      "wrong drafts accepted)")
@@ -137,7 +138,8 @@ def add_run_parser(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--task", action="append", metavar="ID", help="run this task id (repeatable; overrides --tasks)")
     run.add_argument("--mode", default="speculative", help="target_only, draft_only, speculative, parallel, shadow")
     run.add_argument("--verifier", default="exact_match", help="verifier kind (default exact_match)")
-    run.add_argument("--threshold", type=float, default=0.5, help="verifier acceptance threshold in [0, 1]")
+    run.add_argument("--threshold", type=float, help="verifier acceptance threshold in [0, 1] "
+                     "(default: the verifier's calibrated threshold, else 0.5)")
     run.add_argument("--preset", help="model preset (default: SPECTOOL_PRESET or embedded)")
     run.add_argument("--limit", type=int, help="run only the first N tasks of the set")
     run.add_argument("--seed", type=int, default=0, help="task generation seed")
