@@ -59,6 +59,8 @@ Steps evaluated: {json.dumps(steps)}. Target/drafter latency ratio: {report.get(
 
 Trained only on SpecTool's synthetic tool-use conversations over the eight BFCL back-ends: it is
 not a general assistant, and BFCL's own tasks (long, free-form requests) are far outside its data.
+Training time on a 2-core CPU is the limit: `python -m spectool_app train-defaults --{role}-minutes N`
+continues from these weights (N is the total budget, minutes already spent included).
 """
 
 
