@@ -114,9 +114,10 @@ class SpeculativeLoop:
                     action, source = Blocked(f"policy rule {denied}"), "blocked"
                 result_text = None
                 if isinstance(action, ToolCall):
+                    tool_started = time.perf_counter()
                     result = episode.execute(action)
-                    timings["tool"] = result_latency = getattr(result, "latency_s", 0.0)
-                    yield ToolExecuted(turn, index, result.call, result.ok, result.content, result.error, result_latency)
+                    timings["tool"] = time.perf_counter() - tool_started
+                    yield ToolExecuted(turn, index, result.call, result.ok, result.content, result.error, timings["tool"])
                     result_text = result.content
                 timings["overhead"] = max(0.0, time.perf_counter() - step_started - sum(timings.values()))
                 draft_correct = None if gold is None or decided.draft is None else equivalent(decided.draft, gold, tools)
