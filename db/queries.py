@@ -28,6 +28,7 @@ from db.engine import StoreError, describe_failure, write_engine
 from db.tables import (ANNOTATION_LABELS, RUN_STATUSES, Annotation, Draft, Episode, Fallback, PolicyCheck, Run,
                        Step, ToolExecution, Verdict, utcnow)
 from spectool_app.events import TARGET_CALL_PURPOSES
+from spectool_app.jsonl import write_jsonl
 from spectool_app.metrics import speedup_bound
 from spectool_app.actions import ACTION_KINDS, ActionError, action_from_dict, action_from_json, action_to_json
 
@@ -514,9 +515,5 @@ def export_pairs(engine: Engine, path: Union[str, Path, None] = None, *, run_id:
             rows.append({**base, "draft": json.loads(note.corrected_action), "label": "ACCEPT",
                          "origin": "correction"})
     if path is not None:
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with target.open("w", encoding="utf-8") as handle:
-            for row in rows:
-                handle.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+        write_jsonl(rows, path)
     return rows

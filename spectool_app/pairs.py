@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional, Sequence
 
 from spectool_app.actions import Action, Answer, Blocked, ToolCall, action_from_dict, action_to_json
+from spectool_app.jsonl import write_jsonl
 from spectool_app.parsing import format_python_call
 from spectool_app.signatures import SignatureError, bind_arguments, equivalent
 
@@ -383,12 +384,7 @@ def class_balance(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 def write_pairs(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
     """Write rows as JSON Lines (parent folders created)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
-    return target
+    return write_jsonl(rows, path)
 
 
 def load_pairs(path: str | Path) -> list[dict[str, Any]]:
