@@ -29,8 +29,6 @@ class Config:
     data_dir: str = str(_default_data_dir())  # where the database and run artifacts live
     db_url: str = ""  # SQLAlchemy URL; "" means an SQLite file <data_dir>/spectool.db
     preset: str = "embedded"  # model preset: "embedded" (offline checkpoints) or "qwen3"
-    seed: int = 0  # seed for task generation and sampling
-    max_steps_per_turn: int = 8  # a turn ends after this many actions even without an Answer
     host: str = "127.0.0.1"  # where `python app.py` serves
     port: int = 7860  # Gradio's usual port
 
