@@ -276,3 +276,34 @@ def test_cli_bench_on_tiny_models(tmp_path):
     assert table["speculative/exact_match"]["acceptance_rate"] == 0.0
     assert table["speculative/exact_match"]["target_call_savings"] == 0.0
     assert table[BASELINE]["episodes"] == 2
+
+
+def test_readme_updater_fills_verifier_and_model_sections(tmp_path):
+    verifiers = tmp_path / "verifiers.json"
+    verifiers.write_text(json.dumps({
+        "setup": {"test_pairs": 40, "latency_pairs": 10, "target_ms_per_step": 200.0,
+                  "command": "python -m spectool_app eval-verifiers --json"},
+        "trained": {"auroc": 0.991, "accuracy": 0.97, "false_accept_rate": 0.02, "false_reject_rate": 0.05,
+                    "threshold": 0.6, "ms_per_judgment": 12.0, "latency_vs_target_step": 0.06},
+        "never": {"error": "boom"}}))
+    models = tmp_path / "models.json"
+    models.write_text(json.dumps({
+        "drafter": {"synthetic_test_exact": 0.5, "ms_per_action": 40.0},
+        "target": {"synthetic_test_exact": 0.25, "ms_per_action": 200.0},
+        "latency_ratio": 5.0, "steps": {"synthetic_test": 10}, "command": "python -m spectool_app eval-models"}))
+    readme = tmp_path / "README.md"
+    readme.write_text("a\n<!-- verifiers:start -->\nold\n<!-- verifiers:end -->\nb\n"
+                      "<!-- models:start -->\nold\n<!-- models:end -->\nc\n")
+    done = subprocess.run([sys.executable, str(SCRIPT), "--verifiers", str(verifiers), "--models", str(models),
+                           "--readme", str(readme)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    text = readme.read_text()
+    assert "\nold\n" not in text and text.startswith("a\n<!-- verifiers:start -->\n") and text.endswith("end -->\nc\n")
+    assert "| trained | 0.991 | 97.0% | 2.0% | 5.0% | 0.6 | 12.0 | 0.06 |" in text
+    assert "| never | error: boom |" in text
+    assert "| exact action match, synthetic test (held-out phrasings and values) | 50.0% | 25.0% |" in text
+    assert "Target/drafter latency ratio: 5.00" in text
+    # a named file that does not exist: exit 1, README untouched, the command to run named
+    done = subprocess.run([sys.executable, str(SCRIPT), "--models", str(tmp_path / "none.json"),
+                           "--readme", str(readme)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "eval-models" in done.stderr and readme.read_text() == text

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from spectool_app.cli import UsageError
+from spectool_app.config import PROJECT_ROOT
+
+MODELS_RESULTS = PROJECT_ROOT / "results" / "models"  # eval-models writes models.json here
 
 
 def _cmd_train_defaults(args: argparse.Namespace) -> int:
@@ -52,8 +56,14 @@ def _cmd_eval_models(args: argparse.Namespace) -> int:
     models = load_preset(args.preset)
     options = EvalOptions(max_steps=args.max_steps, batch_size=args.batch_size, seed=args.seed)
     report = evaluate_models(models, options)
+    command = " ".join(["python -m spectool_app eval-models", *args.argv_tail])
     if args.write_cards:
-        write_model_cards(report, " ".join(["python -m spectool_app eval-models", *args.argv_tail]))
+        write_model_cards(report, command)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "models.json").write_text(json.dumps({**report, "command": command}, indent=2, sort_keys=True) + "\n",
+                                         encoding="utf-8")
     if args.json:
         print(json.dumps(report, sort_keys=True))
     else:
@@ -70,6 +80,8 @@ def add_eval_models_parser(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--batch-size", type=int, default=8)
     evaluate.add_argument("--write-cards", action="store_true", help="write the results into the model cards")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument("--out", default=str(MODELS_RESULTS), help="folder for models.json ('' to skip; "
+                          "default results/models, read by scripts/update_readme_results.py)")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.set_defaults(handler=_cmd_eval_models)
 
