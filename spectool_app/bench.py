@@ -73,6 +73,7 @@ class BenchOptions:
     task_sets: tuple[str, ...] = tuple(TASK_SETS)  # names of TASK_SETS (aliases expanded)
     modes: tuple[str, ...] = ()  # "mode" or "mode/verifier" items; () means every default configuration
     limit: Optional[int] = None  # tasks per set (safety: pairs); overrides --quick sizes
+    sizes: dict[str, int] = field(default_factory=dict)  # per-set limits (aliases allowed); override limit
     seed: int = 0  # task generation and subset sampling
     preset: Optional[str] = None  # model preset (None: SPECTOOL_PRESET or embedded)
 
@@ -294,14 +295,24 @@ def validate_options(options: BenchOptions) -> tuple[str, ...]:
     """
     if options.limit is not None and options.limit < 1:
         raise ValueError(f"limit must be a positive number of tasks per set, got {options.limit}")
+    for name, size in options.sizes.items():
+        expand_task_sets((name,))
+        if not isinstance(size, int) or size < 1:
+            raise ValueError(f"limit of {name} must be a positive number of tasks, got {size!r}")
     config_keys(options.modes)
     return expand_task_sets(options.task_sets)
+
+
+def set_sizes(options: BenchOptions, names: tuple[str, ...]) -> dict[str, Optional[int]]:
+    """Tasks per set (None: all): a per-set limit, else --limit, else the --quick size."""
+    per_set = {member: size for name, size in options.sizes.items() for member in expand_task_sets((name,))}
+    return {n: per_set.get(n) or options.limit or (QUICK_SIZES[n] if options.quick else None) for n in names}
 
 
 def make_plan(options: BenchOptions, models: dict[str, Any], calibration: Path = CALIBRATION_FILE) -> BenchPlan:
     """Choose tasks, warm-up and configurations for ``options`` (probes every verifier kind)."""
     names = validate_options(options)
-    sizes = {n: options.limit or (QUICK_SIZES[n] if options.quick else None) for n in names}
+    sizes = set_sizes(options, names)
     task_ids = {n: [t.id for t in select_tasks(n, options.seed, sizes[n])] for n in names}
     warmup = load_task_set(WARMUP_TASK_SET, seed=options.seed)[0].id
     configs, skipped = plan_configs(config_keys(options.modes), models, load_thresholds(calibration))

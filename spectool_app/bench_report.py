@@ -315,11 +315,16 @@ def bench_command(options: dict[str, Any]) -> str:
     parts, default = ["python -m spectool_app bench"], BenchOptions()
     if options.get("quick"):
         parts.append("--quick")
-    if tuple(options.get("task_sets", ())) != default.task_sets:
+    if tuple(options.get("task_sets", default.task_sets)) != default.task_sets:
         parts.append("--tasks " + " ".join(options["task_sets"]))
     if options.get("modes"):
         parts.append("--modes " + " ".join(options["modes"]))
-    parts += [f"--{k} {options[k]}" for k in ("limit", "preset") if options.get(k)]
+    limits = ([str(options["limit"])] if options.get("limit") else []) + \
+        [f"{k}={v}" for k, v in (options.get("sizes") or {}).items()]
+    if limits:
+        parts.append("--limit " + " ".join(limits))
+    if options.get("preset"):
+        parts.append(f"--preset {options['preset']}")
     if options.get("seed"):
         parts.append(f"--seed {options['seed']}")
     return " ".join(parts)
@@ -391,6 +396,10 @@ def shortfall_lines(targets: list[dict[str, Any]]) -> list[str]:
 
 def scope_text(config: dict[str, Any]) -> str:
     """How much of the task sets a bench ran."""
+    if config.get("sizes"):
+        sizes = ", ".join(f"{k} {v}" for k, v in config["sizes"].items())
+        rest = f"; other sets at most {config['limit']}" if config.get("limit") else ""
+        return f"a seeded subset: at most {sizes} tasks (--limit; safety: twin pairs){rest}"
     if config.get("limit"):
         return f"at most {config['limit']} tasks per set (--limit; safety: twin pairs)"
     return "a seeded quick subset (--quick)" if config.get("quick") else "the full task sets"

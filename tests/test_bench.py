@@ -230,6 +230,26 @@ def test_bad_selections_name_the_valid_choices():
     assert rotated(["a", "b", "c"], 4) == ["b", "c", "a"]
 
 
+def test_per_set_limits_override_the_common_one():
+    from spectool_app.bench import set_sizes, validate_options
+    from spectool_app.bench_report import bench_command, scope_text
+
+    options = BenchOptions(limit=30, sizes={"bfcl": 4, "safety": 10})
+    names = validate_options(options)
+    assert set_sizes(options, names) == {"synthetic": 30, "bfcl_base": 4, "bfcl_miss_param": 4, "bfcl_miss_func": 4,
+                                         "bfcl_long_context": 4, "safety": 10}
+    assert len(select_tasks("safety", 0, 10)) == 20  # twin pairs
+    as_dict = {"limit": 30, "sizes": {"bfcl": 4, "safety": 10}}
+    assert bench_command(as_dict) == "python -m spectool_app bench --limit 30 bfcl=4 safety=10"
+    assert "bfcl 4, safety 10" in scope_text(as_dict)
+    with pytest.raises(ValueError, match="unknown task set 'web'"):
+        validate_options(BenchOptions(sizes={"web": 3}))
+    with pytest.raises(ValueError, match="limit of safety must be a positive number"):
+        validate_options(BenchOptions(sizes={"safety": 0}))
+    done = run_cli("bench", "--limit", "bfcl=x")
+    assert done.returncode == 2 and "--limit takes N or SET=N" in done.stderr
+
+
 def _readme_module():
     spec = importlib.util.spec_from_file_location("update_readme_results", SCRIPT)
     module = importlib.util.module_from_spec(spec)

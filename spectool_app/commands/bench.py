@@ -21,14 +21,31 @@ def _items(values: list[str] | None) -> tuple[str, ...]:
     return tuple(item for value in values or () for item in value.split(",") if item)
 
 
+def _limits(items: tuple[str, ...]) -> tuple[int | None, dict[str, int]]:
+    """``--limit`` items: ``N`` (every set) and ``SET=N`` (one set or alias) -> (limit, sizes)."""
+    limit, sizes = None, {}
+    for item in items:
+        name, _, value = item.rpartition("=")
+        try:
+            number = int(value)
+        except ValueError:
+            raise UsageError(f"--limit takes N or SET=N (e.g. 30 bfcl=5 safety=20), got {item!r}") from None
+        if name:
+            sizes[name] = number
+        else:
+            limit = number
+    return limit, sizes
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from spectool_app.bench import TASK_SETS, BenchOptions, run_bench
 
     if args.resume and (args.tasks or args.modes or args.quick or args.limit or args.preset):
         raise UsageError("--resume continues a bench with the options it started with; "
                          "drop --tasks, --modes, --quick, --limit and --preset")
+    limit, sizes = _limits(_items(args.limit))
     options = BenchOptions(out=args.out, quick=args.quick, task_sets=_items(args.tasks) or tuple(TASK_SETS),
-                           modes=_items(args.modes), limit=args.limit, seed=args.seed, preset=args.preset)
+                           modes=_items(args.modes), limit=limit, sizes=sizes, seed=args.seed, preset=args.preset)
     try:
         folder = run_bench(options, resume=args.resume, progress=not args.no_progress)
     except KeyboardInterrupt:
@@ -51,7 +68,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--modes", nargs="+", help="modes (target_only, draft_only, speculative, parallel, shadow) "
                                                   "or mode/verifier items, e.g. speculative/trained "
                                                   "(default: every configuration; target_only always runs)")
-    bench.add_argument("--limit", type=int, help="tasks per set (safety: twin pairs), seeded")
+    bench.add_argument("--limit", nargs="+", help="tasks per set, seeded: N for every set and/or SET=N for one "
+                       "(e.g. 30 bfcl=5 safety=20; safety counts twin pairs)")
     bench.add_argument("--resume", metavar="DIR", help="continue the interrupted bench in DIR")
     bench.add_argument("--preset", help="model preset (default: SPECTOOL_PRESET or embedded)")
     bench.add_argument("--seed", type=int, default=0)
