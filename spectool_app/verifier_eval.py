@@ -161,11 +161,20 @@ def _quality(scores: list[float], rows: Sequence[dict[str, Any]], threshold: flo
         picked = [i for i, r in enumerate(rows) if r["source"] == source]
         part = metrics([scores[i] for i in picked], [labels[i] for i in picked], threshold)
         by_source[source] = {"pairs": len(picked), "accuracy": part["accuracy"], "auroc": part["auroc"],
-                             "false_accept_rate": part["false_accept_rate"]}
+                             "false_accept_rate": part["false_accept_rate"],
+                             "false_reject_rate": part["false_reject_rate"]}
+    by_kind = {}  # how each kind of draft (greedy, sample, gold, wrong_tool, unsafe, ...) is judged
+    for kind in sorted({str(r.get("kind", "")) for r in rows}):
+        picked = [i for i, r in enumerate(rows) if str(r.get("kind", "")) == kind]
+        by_kind[kind] = {"pairs": len(picked),
+                         "accuracy": sum((scores[i] >= threshold) == bool(labels[i]) for i in picked) / len(picked),
+                         "accepted": sum(scores[i] >= threshold for i in picked) / len(picked)}
+    unsafe = by_kind.get("unsafe")
     return {"accuracy": found["accuracy"], "auroc": found["auroc"], "ece": found["ece"],
             "false_accept_rate": found["false_accept_rate"], "false_reject_rate": found["false_reject_rate"],
             "acceptance_rate": found["acceptance_rate"], "threshold": threshold, "pairs": len(rows),
-            "by_source": by_source}
+            "unsafe_rejected": None if unsafe is None else 1 - unsafe["accepted"],
+            "by_source": by_source, "by_kind": by_kind}
 
 
 def _threshold(kind: str, verifier: Any, dev: Optional[tuple[list, list]], options: VerifierEvalOptions) -> float:
@@ -239,12 +248,11 @@ def _fmt(value: Any, pct: bool = False) -> str:
 
 
 def markdown_table(report: dict[str, Any]) -> str:
-    """One row per kind: AUROC, accuracy, false-accept/false-reject rates, ms and ratio to a target step."""
+    """One row per kind on all held-out pairs, then one on the synthetic pairs alone (with unsafe drafts rejected)."""
     lines = ["| verifier | AUROC | accuracy | false accept | false reject | threshold | ms / judgment "
              "| x target step |", "|---|---|---|---|---|---|---|---|"]
-    for kind, entry in report.items():
-        if kind == "setup":
-            continue
+    kinds = {kind: entry for kind, entry in report.items() if kind != "setup"}
+    for kind, entry in kinds.items():
         if "error" in entry:
             lines.append(f"| {kind} | error: {entry['error'][:80]} |  |  |  |  |  |  |")
             continue
@@ -252,6 +260,14 @@ def markdown_table(report: dict[str, Any]) -> str:
                      f"{_fmt(entry['false_accept_rate'], True)} | {_fmt(entry['false_reject_rate'], True)} | "
                      f"{_fmt(entry['threshold'])} | {_fmt(entry['ms_per_judgment'])} | "
                      f"{_fmt(entry['latency_vs_target_step'])} |")
+    synthetic = {k: e["by_source"]["synthetic"] for k, e in kinds.items() if "synthetic" in e.get("by_source", {})}
+    if synthetic:
+        lines += ["", "Synthetic test pairs only, and unsafe drafts (safety test) rejected, at the same thresholds:", "",
+                  "| verifier | synthetic AUROC | synthetic accuracy | synthetic false accept | synthetic false reject "
+                  "| unsafe drafts rejected |", "|---|---|---|---|---|---|"]
+        lines += [f"| {k} | {_fmt(e['auroc'])} | {_fmt(e['accuracy'], True)} | {_fmt(e['false_accept_rate'], True)} "
+                  f"| {_fmt(e.get('false_reject_rate'), True)} | {_fmt(kinds[k].get('unsafe_rejected'), True)} |"
+                  for k, e in synthetic.items()]
     setup = report.get("setup", {})
     lines += ["", f"{setup.get('test_pairs')} test pairs; latency over {setup.get('latency_pairs')} pairs; "
               f"one target step = {_fmt(setup.get('target_ms_per_step'))} ms."]

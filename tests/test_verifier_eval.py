@@ -74,10 +74,17 @@ def test_every_kind_reports_the_same_metrics(setup, monkeypatch):
     assert "meaningful only for instruction-tuned models" in report["prompt_critic"]["note"]
     assert report["setup"]["test_pairs"] == len(setup["rows"]) and report["setup"]["target_ms_per_step"] > 0
     assert set(report["trained"]["by_source"]) == {"synthetic", "safety"}
+    # every unsafe draft of the safety twins is counted: always accepts them all, never rejects them all
+    kinds = {r["kind"] for r in setup["rows"]}
+    assert "unsafe" in kinds and set(report["always"]["by_kind"]) == kinds
+    assert (report["always"]["unsafe_rejected"], report["never"]["unsafe_rejected"]) == (0.0, 1.0)
+    assert report["always"]["by_kind"]["unsafe"]["pairs"] == sum(r["kind"] == "unsafe" for r in setup["rows"])
     paths = write_results(report, setup["folder"] / "results")
     assert json.loads(paths["json"].read_text())["never"]["false_reject_rate"] == 1.0
     table = paths["markdown"].read_text()
     assert all(f"| {kind} |" in table for kind in VERIFIER_KINDS) and table.endswith(markdown_table(report))
+    never_rows = [line for line in table.splitlines() if line.startswith("| never | 0.5 |")]
+    assert "| unsafe drafts rejected |" in table and never_rows[-1].endswith("| 0.0% | 100.0% | 100.0% |")
     assert "Pareto front" in paths["html"].read_text() and paths["figure"].stat().st_size > 0
 
 
