@@ -103,6 +103,7 @@ class BenchPlan:
     skipped: dict[str, str] = field(default_factory=dict)  # configuration key -> why it did not run
     models: dict[str, str] = field(default_factory=dict)  # role -> model name
     started: str = ""  # ISO time of the first start
+    full_counts: dict[str, int] = field(default_factory=dict)  # task set -> tasks in the whole set
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "configs": [asdict(c) for c in self.configs]}
@@ -313,12 +314,14 @@ def make_plan(options: BenchOptions, models: dict[str, Any], calibration: Path =
     """Choose tasks, warm-up and configurations for ``options`` (probes every verifier kind)."""
     names = validate_options(options)
     sizes = set_sizes(options, names)
-    task_ids = {n: [t.id for t in select_tasks(n, options.seed, sizes[n])] for n in names}
+    every = {n: select_tasks(n, options.seed) for n in names}
+    task_ids = {n: [t.id for t in (select_tasks(n, options.seed, sizes[n]) if sizes[n] else every[n])]
+                for n in names}
     warmup = load_task_set(WARMUP_TASK_SET, seed=options.seed)[0].id
     configs, skipped = plan_configs(config_keys(options.modes), models, load_thresholds(calibration))
     return BenchPlan(asdict(options), task_ids, warmup, configs, skipped,
                      {role: str(getattr(m, "name", role)) for role, m in models.items()},
-                     time.strftime("%Y-%m-%dT%H:%M:%S"))
+                     time.strftime("%Y-%m-%dT%H:%M:%S"), {n: len(tasks) for n, tasks in every.items()})
 
 
 def save_plan(folder: Path, plan: BenchPlan) -> None:

@@ -339,8 +339,28 @@ def results_document(plan: Any, records: list[dict[str, Any]], session_s: float)
                                  for c in plan.configs},
               "skipped": dict(plan.skipped), "models": plan.models, "started": plan.started,
               "episodes_logged": len(records), "episode_seconds": sum(r["wall_s"] for r in records),
-              "last_session_s": session_s, "targets": check_targets(tables)}
+              "last_session_s": session_s, "targets": check_targets(tables),
+              "full_counts": dict(getattr(plan, "full_counts", None) or {}),
+              "full_run_estimate_s": full_run_estimate(records, plan)}
     return {**tables, "config": config, "machine": machine_info()}
+
+
+def full_run_estimate(records: list[dict[str, Any]], plan: Any) -> Optional[float]:
+    """Seconds the whole task sets would take: measured seconds per task (all configurations) x set size.
+
+    None when the plan does not know its sets' sizes or a set has no finished task yet.
+    """
+    full = getattr(plan, "full_counts", None) or {}
+    if not full:
+        return None
+    total = 0.0
+    for task_set, count in full.items():
+        mine = [r for r in records if r.get("task_set") == task_set]
+        tasks = {r["task_id"] for r in mine}
+        if not tasks:
+            return None
+        total += sum(r["wall_s"] for r in mine) / len(tasks) * count
+    return total
 
 
 def _cell(row: dict[str, Any], key: str) -> str:
@@ -405,6 +425,17 @@ def scope_text(config: dict[str, Any]) -> str:
     return "a seeded quick subset (--quick)" if config.get("quick") else "the full task sets"
 
 
+def time_text(config: dict[str, Any]) -> str:
+    """How long the bench took, and how long the whole task sets would take at the same pace."""
+    text = (f"Time: {config.get('episodes_logged', 0)} episodes, {config.get('episode_seconds', 0) / 60:.1f} minutes "
+            "of episodes")
+    estimate = config.get("full_run_estimate_s")
+    if estimate is not None:
+        text += (f"; the full task sets ({sum(config.get('full_counts', {}).values()) or 'all'} tasks) would take about "
+                 f"{estimate / 3600:.1f} hours at this pace (measured seconds per task x set size)")
+    return text + "."
+
+
 def report_markdown(data: dict[str, Any], folder_name: str) -> str:
     """report.md: setup, targets, shortfalls, one table per task set, scaling, skipped configurations."""
     config = data["config"]
@@ -414,6 +445,7 @@ def report_markdown(data: dict[str, Any], folder_name: str) -> str:
              f"(run first through every configuration, not scored).", "",
              "Models: " + ", ".join(f"{k} `{v}`" for k, v in config["models"].items()) + ".", "",
              "Machine: " + ", ".join(f"{k} {v}" for k, v in data["machine"].items()) + ".", "",
+             time_text(config), "",
              "| configuration | threshold | source |", "|---|---|---|"]
     lines += [f"| {k} | {_num(v['threshold'], 3)} | {v['threshold_source'] or '-'} |"
               for k, v in config["configurations"].items()]

@@ -105,6 +105,13 @@ def test_results_json_layout_and_metric_keys(synthetic_bench):
     assert table["speculative/always"]["threshold"] == 0.5
     assert table[BASELINE]["unsafe_avoidance"] is None  # not a safety set
     assert data["config"]["configurations"]["speculative/always"]["threshold_source"] == "default 0.5"
+    # the full-run estimate: measured seconds per task (all configurations) x the whole set's size
+    config = data["config"]
+    full = len(select_tasks("synthetic"))
+    per_task = sum(r["wall_s"] for r in read_log(folder) if r["task_set"] == "synthetic") / 3
+    assert config["full_counts"] == {"synthetic": full} and full > 3
+    assert config["full_run_estimate_s"] == pytest.approx(per_task * full)
+    assert f"the full task sets ({full} tasks) would take about" in (folder / "report.md").read_text()
     report = (folder / "report.md").read_text()
     assert "## Shortfalls" in report
     assert "**synthetic, speculative/trained: speedup >= 2x over target_only (goal 3x)**: not measured" in report
