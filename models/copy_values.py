@@ -2,8 +2,10 @@
 
 While a model writes a string value inside a ``<tool_call>``'s ``"arguments"``, only tokens
 that keep the value a substring of the conversation (user turns, tool outputs, earlier
-arguments) are allowed, plus the closing quote. Small models then only have to choose
-where a copy starts and ends, not spell it. The constraint never applies to keys, numbers,
+arguments) are allowed, plus the closing quote. A copy starts and ends on word boundaries
+(a letter or digit never continues across its edge): the value cannot begin in the middle of
+a word, and the quote may close it only where its copy ends a word, so ``report`` may not be
+cut to ``rep``. Small models then only have to choose which span to copy, not spell it. The constraint never applies to keys, numbers,
 booleans or text outside tool calls, so answers stay free.
 
 This is a decoding option of a checkpoint (``spectool.json``: ``"copy_values": true``), off
@@ -106,16 +108,34 @@ def _pieces(tokenizer: Any) -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]
     return {k: tuple(v) for k, v in by_text.items()}, quotes, max(map(len, by_text), default=1)
 
 
-def allowed_tokens(partial: str, context: str, by_text: dict[str, tuple[int, ...]], longest: int) -> set[int]:
-    """Ids of tokens whose text continues ``partial`` as a substring of ``context``."""
+def at_boundary(text: str, index: int) -> bool:
+    """True when a word edge lies before ``text[index]``: not a letter or digit on both sides."""
+    return index <= 0 or index >= len(text) or not (text[index - 1].isalnum() and text[index].isalnum())
+
+
+def copy_choices(partial: str, context: str, by_text: dict[str, tuple[int, ...]],
+                 longest: int) -> tuple[set[int], bool]:
+    """Tokens that continue ``partial`` as a copy from ``context``, and whether the value may close now.
+
+    Only copies that start on a word boundary count; closing is allowed where one of them also
+    ends on a boundary (or when ``partial`` is empty: an empty value).
+    """
     allowed: set[int] = set()
+    can_close = partial == ""
     start = context.find(partial)
     while start >= 0:
         end = start + len(partial)
-        for length in range(1, min(longest, len(context) - end) + 1):
-            allowed.update(by_text.get(context[end:end + length], ()))
+        if at_boundary(context, start):
+            can_close = can_close or at_boundary(context, end)
+            for length in range(1, min(longest, len(context) - end) + 1):
+                allowed.update(by_text.get(context[end:end + length], ()))
         start = context.find(partial, start + 1)
-    return allowed
+    return allowed, can_close
+
+
+def allowed_tokens(partial: str, context: str, by_text: dict[str, tuple[int, ...]], longest: int) -> set[int]:
+    """Ids of tokens whose text continues ``partial`` as a word-aligned copy from ``context``."""
+    return copy_choices(partial, context, by_text, longest)[0]
 
 
 class CopyValuesProcessor(LogitsProcessor):
@@ -133,8 +153,9 @@ class CopyValuesProcessor(LogitsProcessor):
             partial = open_string_value(reply)
             if partial is None:
                 continue
-            context = self.contexts[row]
-            allowed = allowed_tokens(partial, context, self.by_text, self.longest) | set(self.quotes)
+            allowed, can_close = copy_choices(partial, self.contexts[row], self.by_text, self.longest)
+            if can_close or not allowed:  # never leave a row without a way to go on
+                allowed |= set(self.quotes)
             mask = torch.full_like(scores[row], float("-inf"))
             mask[list(allowed)] = 0.0
             scores[row] = scores[row] + mask

@@ -45,6 +45,23 @@ def test_only_continuations_found_in_the_context_are_allowed(tokenizer):
     assert all(("rep" + piece) in "move report.txt" for piece in allowed)
 
 
+def test_copies_start_and_end_on_word_boundaries(tokenizer):
+    from models.copy_values import _pieces, at_boundary, copy_choices
+
+    by_text, _, longest = _pieces(tokenizer)
+    context = "move report.txt to kavo_archive"
+    assert at_boundary(context, 0) and at_boundary(context, 5) and not at_boundary(context, 6)
+    # "rep" is a copy in progress but may not close there ("report" goes on); "report" may
+    assert copy_choices("rep", context, by_text, longest)[1] is False
+    assert copy_choices("report", context, by_text, longest)[1] is True
+    assert copy_choices("kavo", context, by_text, longest)[1] is True  # "_" is a word edge
+    # a value may not start inside a word: "eport" has no copy that starts on a boundary
+    assert copy_choices("eport", context, by_text, longest) == (set(), False)
+    first = {tokenizer.decode([i]) for i in copy_choices("", context, by_text, longest)[0]}
+    assert first and all(any(context.startswith(t, i) and at_boundary(context, i) for i in range(len(context)))
+                         for t in first)
+
+
 def test_processor_masks_everything_but_copies_and_the_closing_quote(tokenizer):
     prompt = tokenizer("<|im_start|>assistant\n", add_special_tokens=False)["input_ids"]
     reply = tokenizer(CALL + '{"source": "', add_special_tokens=False)["input_ids"]
