@@ -44,9 +44,11 @@ POLICY_MARK = "\nPolicy: "  # how context.system_message appends a task's policy
 MAX_USER_CHARS = 400  # user text kept in the verifier input
 MAX_RESULT_CHARS = 240  # last tool result kept (safety injections end before ~200 characters)
 MAX_TEXT_CHARS = 200  # answer text / refusal reason kept in a rendered draft
+MAX_NOTE_VALUES = 5  # unseen values listed in a draft's grounding note
+MAX_NOTE_VALUE_CHARS = 40  # each clipped to this many characters
 LABEL_MODES = ("gold", "target")
 SPLIT_SOURCES = {  # which task sets feed each pair split (safety train = safety.training_tasks)
-    "train": ("synthetic", "safety"),
+    "train": ("synthetic", "bfcl", "safety"),
     "dev": ("synthetic", "bfcl", "safety"),
     "test": ("synthetic", "bfcl", "safety"),
 }
@@ -105,28 +107,78 @@ def name_arguments(action: Action, tools: Sequence[dict[str, Any]]) -> Action:
     return ToolCall(action.name, {k: v for k, v in bound.arguments.items() if k in given})
 
 
-def render_draft(action: Action) -> str:
-    """One short line for a draft: ``call name(k='v')``, ``answer: text`` or ``blocked: reason``."""
-    if isinstance(action, ToolCall):
-        return "call " + format_python_call(action)
+def render_draft(action: Action, context: Optional[str] = None) -> str:
+    """One short line for a draft: ``call name(k='v')``, ``answer: text`` or ``blocked: reason``.
+
+    With ``context`` (the compact context the draft answers), a call gets a grounding note:
+    ``| unseen: v1, v2`` lists its argument values that the context does not contain as
+    whole words, ``| unseen: none`` when it contains them all. Copy errors (a cut or invented value) are the drafter's commonest mistake, and a
+    small encoder spots them far more easily from this note than by aligning the texts.
+    """
     if isinstance(action, Blocked):
         return "blocked: " + _clip(action.reason, MAX_TEXT_CHARS)
     if isinstance(action, Answer):
         return "answer: " + _clip(action.text, MAX_TEXT_CHARS)
-    raise TypeError(f"expected a ToolCall, Answer or Blocked, got {type(action).__name__}")
+    if not isinstance(action, ToolCall):
+        raise TypeError(f"expected a ToolCall, Answer or Blocked, got {type(action).__name__}")
+    text = "call " + format_python_call(action)
+    if context is None:
+        return text
+    unseen = unseen_values(action, context)
+    shown = ", ".join(_clip(v, MAX_NOTE_VALUE_CHARS) for v in unseen[:MAX_NOTE_VALUES])
+    return f"{text} | unseen: {shown or 'none'}"
+
+
+def _leaf_values(value: Any) -> Iterator[Any]:
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _leaf_values(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _leaf_values(item)
+    elif value is not None and not isinstance(value, bool):
+        yield value
+
+
+def _value_forms(value: Any) -> list[str]:
+    """How a value may be written in text: ``2.0`` also as ``2``."""
+    forms = [str(value)]
+    if isinstance(value, float) and value.is_integer():
+        forms.append(str(int(value)))
+    return [f.strip() for f in forms if f.strip()]
+
+
+def _occurs(form: str, context: str) -> bool:
+    pattern = r"(?<![0-9A-Za-z])" + re.escape(form) + r"(?![0-9A-Za-z])"
+    return re.search(pattern, context, flags=re.IGNORECASE) is not None
+
+
+def unseen_values(call: ToolCall, context: str) -> list[str]:
+    """Argument values of ``call`` that ``context`` does not contain as whole words (case-insensitive).
+
+    Every leaf of the arguments counts (strings and numbers; booleans and nulls are not
+    values to copy). Order kept, no repeats.
+    """
+    unseen: list[str] = []
+    for value in _leaf_values(call.arguments):
+        forms = _value_forms(value)
+        if forms and not any(_occurs(f, context) for f in forms) and forms[0] not in unseen:
+            unseen.append(forms[0])
+    return unseen
 
 
 def verifier_input(messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]],
                    draft: Action) -> tuple[str, str]:
     """The (context, draft) text pair a verifier reads: the one builder for training and runtime."""
-    return compact_context(messages), render_draft(name_arguments(draft, tools))
+    context = compact_context(messages)
+    return context, render_draft(name_arguments(draft, tools), context)
 
 
 def pair_texts(rows: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
     """(context, rendered draft) of stored pair rows: what training and calibration feed the model."""
     from spectool_app.actions import action_from_json
 
-    return [(str(row["context"]), render_draft(action_from_json(row["draft"]))) for row in rows]
+    return [(str(row["context"]), render_draft(action_from_json(row["draft"]), str(row["context"]))) for row in rows]
 
 
 # ---------------------------------------------------------------- steps and labels
@@ -345,6 +397,7 @@ class PairOptions:
     batch_size: int = 16  # prompts per generate call
     chunk_tasks: int = 64  # tasks replayed at a time (bounds memory: every step keeps a fork)
     max_tasks: Optional[int] = None  # per source, a seeded sample of tasks (None: all)
+    sources: Optional[tuple[str, ...]] = None  # only these task sources of a split (None: all of SPLIT_SOURCES)
     safety_train_pairs: int = 480  # twin pairs from safety.training_tasks for the train split
     max_tool_chars: Optional[int] = None  # tool output in model prompts (None: context.MAX_TOOL_CHARS)
     seed: int = 0  # task sampling, hard negatives
@@ -417,8 +470,12 @@ def split_tasks(split: str, options: PairOptions = PairOptions()) -> list[Any]:
 
     if split not in SPLIT_SOURCES:
         raise ValueError(f"unknown pair split {split!r}; valid splits: {', '.join(SPLIT_SOURCES)}")
+    unknown = [s for s in options.sources or () if s not in SPLIT_SOURCES[split]]
+    if unknown:
+        raise ValueError(f"unknown task source(s) {unknown} for the {split} split; "
+                         f"valid sources: {', '.join(SPLIT_SOURCES[split])}")
     tasks: list[Any] = []
-    for source in SPLIT_SOURCES[split]:
+    for source in [s for s in SPLIT_SOURCES[split] if options.sources is None or s in options.sources]:
         if source == "safety" and split == "train":
             found = safety.training_tasks(seed=options.seed, n=options.safety_train_pairs)
         else:

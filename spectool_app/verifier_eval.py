@@ -49,15 +49,22 @@ class VerifierEvalOptions:
     seed: int = 0  # sampling
 
 
-def sample_rows(rows: list[dict[str, Any]], limit: Optional[int], seed: int) -> list[dict[str, Any]]:
-    """At most ``limit`` rows, the same fraction from every source (seeded)."""
+def sample_rows(rows: list[dict[str, Any]], limit: Optional[int], seed: int,
+                keep_kinds: Sequence[str] = ("unsafe",)) -> list[dict[str, Any]]:
+    """At most ``limit`` rows, the same fraction from every source (seeded), plus every row of ``keep_kinds``.
+
+    Unsafe drafts are few (tens per split) and the safety bar is stated on them, so a
+    sample keeps them all rather than a handful; they come on top of ``limit``.
+    """
     if limit is None or len(rows) <= limit:
         return rows
+    kept = [r for r in rows if r.get("kind") in keep_kinds]
+    rest = [r for r in rows if r.get("kind") not in keep_kinds]
     rng, out = random.Random(seed), []
-    for source in sorted({r["source"] for r in rows}):
-        members = [r for r in rows if r["source"] == source]
-        out += rng.sample(members, max(1, round(limit * len(members) / len(rows))))
-    return out
+    for source in sorted({r["source"] for r in rest}):
+        members = [r for r in rest if r["source"] == source]
+        out += rng.sample(members, max(1, round(limit * len(members) / len(rest))))
+    return out + kept
 
 
 def step_contexts(rows: Sequence[dict[str, Any]]) -> dict[StepKey, tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
@@ -97,17 +104,21 @@ class _SharedProposals:
         names = [(t.get("function") or t).get("name") for t in tools or []]
         return json.dumps([list(messages), names], sort_keys=True, default=str)
 
-    def prefill(self, contexts: Sequence[tuple[list, list]], batch_size: int) -> None:
+    def prefill(self, contexts: Sequence[tuple[list, list]], batch_size: int, progress: bool = True) -> None:
+        from tqdm.auto import tqdm
+
         groups: dict[tuple, list[tuple[list, list]]] = {}
         for messages, tools in contexts:  # one generate call per tool list (templates render them)
             groups.setdefault(tuple((t.get("function") or t).get("name") for t in tools or []), []).append(
                 (messages, tools))
-        for members in groups.values():
-            for start in range(0, len(members), batch_size):
-                chunk = members[start:start + batch_size]
-                proposals = self._target.propose_batch([m for m, _ in chunk], chunk[0][1])
-                for (messages, tools), proposal in zip(chunk, proposals):
-                    self._cache[self._key(messages, tools)] = proposal
+        with tqdm(total=len(contexts), desc="exact_match: target actions", unit="step", disable=not progress) as bar:
+            for members in groups.values():
+                for start in range(0, len(members), batch_size):
+                    chunk = members[start:start + batch_size]
+                    proposals = self._target.propose_batch([m for m, _ in chunk], chunk[0][1])
+                    for (messages, tools), proposal in zip(chunk, proposals):
+                        self._cache[self._key(messages, tools)] = proposal
+                    bar.update(len(chunk))
 
     def propose(self, messages: Sequence[dict[str, Any]], tools: Any) -> Any:
         key = self._key(messages, tools)
@@ -216,7 +227,7 @@ def evaluate_verifiers(models: dict[str, Any], options: VerifierEvalOptions = Ve
     if "exact_match" in options.kinds:
         every = judged + (dev[1] if dev is not None else [])
         steps = {shared._key(c.messages, c.tools): (c.messages, c.tools) for c, _ in every}
-        shared.prefill(list(steps.values()), options.batch_size)
+        shared.prefill(list(steps.values()), options.batch_size, progress)
     report: dict[str, Any] = {}
     for kind in tqdm(options.kinds, desc="verifier kinds", disable=not progress):
         try:

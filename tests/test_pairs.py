@@ -21,8 +21,10 @@ from spectool_app.pairs import (
     load_pairs,
     pair_texts,
     perturb_value,
+    render_draft,
     replay_states,
     twin_reasons,
+    unseen_values,
     verifier_input,
     write_pairs,
 )
@@ -78,8 +80,21 @@ def test_compact_context_keeps_policy_user_calls_and_clipped_result(dev_tasks, t
 def test_verifier_input_names_positional_arguments(twins):
     state = state_at(twins[0], 0, 0)
     # positional vs keyword spelling renders the same
-    assert verifier_input(state.messages, state.tools, ToolCall("cd", {"$0": "mise"}))[1] == "call cd(folder='mise')"
+    context, draft = verifier_input(state.messages, state.tools, ToolCall("cd", {"$0": "mise"}))
+    assert draft == "call cd(folder='mise') | unseen: " + ("none" if "mise" in context else "mise")
     assert verifier_input(state.messages, state.tools, Blocked("no"))[1] == "blocked: no"
+
+
+def test_grounding_note_lists_values_missing_from_the_context():
+    context = "user: Could you bump ticket #46081 to priority level 2? | done: nothing"
+    right = ToolCall("edit_ticket", {"ticket_id": 46081, "updates": {"priority": 2.0}, "notify": True})
+    assert render_draft(right, context) == ("call edit_ticket(ticket_id=46081, updates={'priority': 2.0}, notify=True)"
+                                            " | unseen: none")  # 2.0 is written 2; booleans are not values
+    wrong = ToolCall("edit_ticket", {"ticket_id": 4608, "updates": {"priority": 3}, "title": "Level"})
+    assert unseen_values(wrong, context) == ["4608", "3"]  # a cut number is not a whole-word match
+    assert render_draft(wrong, context).endswith("| unseen: 4608, 3")
+    assert render_draft(wrong) == "call edit_ticket(ticket_id=4608, updates={'priority': 3}, title='Level')"
+    assert render_draft(Answer("It is 7."), context) == "answer: It is 7."  # answers and refusals get no note
 
 
 def test_gold_labels_named_cases(dev_tasks, twins):
@@ -195,3 +210,13 @@ def test_bad_pair_files_name_the_problem(tmp_path):
         build_pairs("dev", ScriptedDrafter(Answer("x")), PairOptions(label="human"), tasks=[], progress=False)
     with pytest.raises(ValueError, match="unknown pair split 'val'; valid splits: train, dev, test"):
         build_pairs("val", ScriptedDrafter(Answer("x")), progress=False)
+
+
+def test_split_tasks_can_be_limited_to_some_sources():
+    from spectool_app.pairs import split_tasks
+
+    tasks = split_tasks("train", PairOptions(sources=("bfcl",), max_tasks=3))
+    assert len(tasks) == 3 and {t.source for t in tasks} == {"bfcl"}
+    with pytest.raises(ValueError, match="unknown task source\\(s\\) \\['web'\\] for the dev split; valid sources: "
+                                         "synthetic, bfcl, safety"):
+        split_tasks("dev", PairOptions(sources=("web",)))

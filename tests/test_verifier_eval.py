@@ -113,6 +113,10 @@ def test_sample_rows_keeps_every_source():
     picked = sample_rows(rows, 10, seed=0)
     assert [r["source"] for r in picked].count("bfcl") == 8 and [r["source"] for r in picked].count("safety") == 2
     assert sample_rows(rows, None, 0) is rows
+    # unsafe drafts are kept whole, on top of the sample (the safety bar is stated on them)
+    unsafe = [{"source": "safety", "kind": "unsafe", "i": i} for i in range(5)]
+    picked = sample_rows(rows + unsafe, 10, seed=0)
+    assert len(picked) == 15 and [r for r in picked if r.get("kind") == "unsafe"] == unsafe
 
 
 def test_cli_rejects_unknown_kinds_and_label_modes():

@@ -44,7 +44,8 @@ def _cmd_build_pairs(args: argparse.Namespace) -> int:
     options = PairOptions(samples=args.samples, temperature=args.temperature, max_new_tokens=args.max_new_tokens,
                           negatives=args.negatives,
                           label=args.label, batch_size=args.batch_size, max_tasks=args.max_tasks,
-                          safety_train_pairs=args.safety_train_pairs, seed=args.seed)
+                          safety_train_pairs=args.safety_train_pairs, seed=args.seed,
+                          sources=tuple(s.strip() for s in args.sources.split(",") if s.strip()) if args.sources else None)
     drafter = _load_role("drafter", args.preset)
     target = _load_role("target", args.preset) if args.label == "target" else None
     out, summary = Path(args.out), {"command": _command(args), "splits": {}}
@@ -73,6 +74,7 @@ def _add_build_pairs(commands: argparse._SubParsersAction) -> None:
     build.add_argument("--negatives", type=int, default=2, help="generic hard negatives per step")
     build.add_argument("--label", default="gold", help="gold (equivalence to gold) or target (agreement)")
     build.add_argument("--max-tasks", type=int, help="per task source, a seeded sample of tasks")
+    build.add_argument("--sources", help="comma-separated task sources: synthetic,bfcl,safety (default: all)")
     build.add_argument("--safety-train-pairs", type=int, default=480, help="safety training twin pairs")
     build.add_argument("--batch-size", type=int, default=16)
     build.add_argument("--out", default=DEFAULT_PAIRS, help="folder for <split>.jsonl")
