@@ -1,12 +1,14 @@
-"""Copy-constrained decoding of tool-call string values.
+"""Copy-constrained decoding of tool-call argument values (strings and numbers).
 
 While a model writes a string value inside a ``<tool_call>``'s ``"arguments"``, only tokens
 that keep the value a substring of the conversation (user turns, tool outputs, earlier
 arguments) are allowed, plus the closing quote. A copy starts and ends on word boundaries
 (a letter or digit never continues across its edge): the value cannot begin in the middle of
 a word, and the quote may close it only where its copy ends a word, so ``report`` may not be
-cut to ``rep``. Small models then only have to choose which span to copy, not spell it. The constraint never applies to keys, numbers,
-booleans or text outside tool calls, so answers stay free.
+cut to ``rep``. Small models then only have to choose which span to copy, not spell it.
+Numbers are held to the same rule: a number argument must be one written in the context
+(``288`` may also be written ``288.0``) or a digit 0-9. The constraint never applies to
+keys, booleans or text outside tool calls, so answers stay free.
 
 This is a decoding option of a checkpoint (``spectool.json``: ``"copy_values": true``), off
 by default. It knows nothing about tasks or verifiers.
@@ -15,6 +17,7 @@ by default. It knows nothing about tasks or verifiers.
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any, Optional, Sequence
 
 import torch
@@ -22,15 +25,21 @@ from transformers.generation.logits_process import LogitsProcessor
 
 TOOL_CALL_OPEN = "<tool_call>"
 ARGUMENTS_KEY = '"arguments"'
+NUMBER_CHARS = frozenset("-0123456789.")  # what a number literal is written with (no exponents)
+NUMBER_PATTERN = re.compile(r"(?<![\w.-])-?\d+(?:\.\d+)?(?![\w])")  # a number written as a whole word
+SMALL_NUMBERS = tuple(str(d) for d in range(10)) + tuple(f"{d}.0" for d in range(10))
 
 
-def open_string_value(text: str) -> Optional[str]:
-    """The partial string value being written at the end of ``text``, or None.
+def open_value(text: str) -> Optional[tuple[str, str]]:
+    """The argument value being written at the end of ``text``: ``("string", chars)``, ``("number", chars)`` or None.
 
-    ``text`` is the generated reply so far. Returns the characters of the argument value
-    written since its opening quote when the reply ends inside a JSON string that is a
-    value (not a key) within the last tool call's ``"arguments"``; None otherwise (also
-    after an escape, where the raw characters would not match the context).
+    ``text`` is the generated reply so far. A value position is one inside the last tool
+    call's ``"arguments"`` object (after a key's colon, or an item of a list). ``"string"``:
+    the reply ends inside a JSON string value, ``chars`` written since its opening quote
+    (None after an escape, where the raw characters would not match the context).
+    ``"number"``: the reply ends where a value is due or inside a bare value made of number
+    characters so far (``chars`` may be empty: the value has not started). None elsewhere
+    (keys, the tool name, text outside tool calls, a closed arguments object).
     """
     start = text.rfind(TOOL_CALL_OPEN)
     if start < 0:
@@ -45,6 +54,8 @@ def open_string_value(text: str) -> Optional[str]:
         return None
     stack: list[str] = []  # "{" or "[" containers
     expect_key = False  # inside an object, the next string is a key
+    value_due = False  # a value may start here (after a key's colon, or a list item)
+    bare: list[str] = []  # characters of a bare value (number, true, false, null) in progress
     in_string, is_value, escaped, value = False, False, False, []
     for char in body[brace:]:
         if in_string:
@@ -63,22 +74,57 @@ def open_string_value(text: str) -> Optional[str]:
         if char == '"':
             in_string, escaped, value = True, False, []
             is_value = not (stack and stack[-1] == "{" and expect_key)
+            value_due, bare = False, []
         elif char in "{[":
             stack.append(char)
             expect_key = char == "{"
+            value_due, bare = char == "[", []
         elif char in "}]":
             if stack:
                 stack.pop()
             if not stack:
                 return None  # the arguments object is closed
-            expect_key = False
+            expect_key, value_due, bare = False, False, []
         elif char == ",":
             expect_key = bool(stack) and stack[-1] == "{"
+            value_due, bare = bool(stack) and stack[-1] == "[", []
         elif char == ":":
-            expect_key = False
-    if in_string and is_value and not escaped:
-        return "".join(value)
+            expect_key, value_due, bare = False, True, []
+        elif char.isspace():
+            if bare:
+                value_due, bare = False, []  # a bare value ended
+        elif value_due:
+            bare.append(char)
+    if in_string:
+        return ("string", "".join(value)) if is_value and not escaped else None
+    if value_due and all(c in NUMBER_CHARS for c in bare):
+        return "number", "".join(bare)
     return None
+
+
+def open_string_value(text: str) -> Optional[str]:
+    """The partial string value being written at the end of ``text``, or None (see :func:`open_value`)."""
+    found = open_value(text)
+    return found[1] if found is not None and found[0] == "string" else None
+
+
+def number_literals(context: str) -> frozenset[str]:
+    """Numbers an argument may take: those written in ``context`` (also ``n.0`` for an integer
+    ``n`` and ``n`` for ``n.0``), plus the digits 0-9 and ``d.0`` (flags, positions, counts)."""
+    found = set(SMALL_NUMBERS)
+    for match in NUMBER_PATTERN.finditer(context):
+        literal = match.group(0)
+        found.add(literal)
+        if "." not in literal:
+            found.add(literal + ".0")
+        elif literal.endswith(".0"):
+            found.add(literal[:-2])
+    return frozenset(found)
+
+
+def number_prefixes(literals: frozenset[str]) -> frozenset[str]:
+    """Every non-empty prefix of every literal."""
+    return frozenset(lit[:i] for lit in literals for i in range(1, len(lit) + 1))
 
 
 def context_text(messages: Sequence[dict[str, Any]]) -> str:
@@ -138,20 +184,68 @@ def allowed_tokens(partial: str, context: str, by_text: dict[str, tuple[int, ...
     return copy_choices(partial, context, by_text, longest)[0]
 
 
+@functools.lru_cache(maxsize=4)
+def _number_pieces(tokenizer: Any) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """Ids and texts of the tokens written only with number characters (digits, ``.``, ``-``)."""
+    ids, texts = [], []
+    for token_id in range(len(tokenizer)):
+        piece = tokenizer.decode([token_id], skip_special_tokens=False)
+        if piece and all(c in NUMBER_CHARS for c in piece):
+            ids.append(token_id)
+            texts.append(piece)
+    return tuple(ids), tuple(texts)
+
+
+def number_choices(partial: str, literals: frozenset[str], prefixes: frozenset[str],
+                   pieces: tuple[tuple[int, ...], tuple[str, ...]]) -> tuple[set[int], bool]:
+    """Number tokens that keep ``partial`` a prefix of an allowed literal, and whether it may end now."""
+    ids, texts = pieces
+    allowed = {i for i, text in zip(ids, texts) if partial + text in prefixes}
+    return allowed, partial == "" or partial in literals
+
+
 class CopyValuesProcessor(LogitsProcessor):
-    """Masks tokens that would make an argument value stop being a substring of its context."""
+    """Masks tokens that would make an argument value stop being a copy from its context.
+
+    String values must stay word-aligned substrings of the context; numbers must be numbers
+    written in the context (or a small constant, see :func:`number_literals`).
+    """
 
     def __init__(self, tokenizer: Any, contexts: Sequence[str], prompt_width: int) -> None:
         self.tokenizer = tokenizer  # decodes the reply so far
         self.contexts = list(contexts)  # per batch row, the text values may be copied from
         self.prompt_width = prompt_width  # generated tokens start at this column (left padding)
         self.by_text, self.quotes, self.longest = _pieces(tokenizer)
+        self.numbers = _number_pieces(tokenizer)
+        self._literals: dict[int, tuple[frozenset[str], frozenset[str]]] = {}  # per row, computed on first use
+
+    def _number_mask(self, row: int, partial: str, scores: torch.Tensor) -> Optional[torch.Tensor]:
+        if row not in self._literals:
+            literals = number_literals(self.contexts[row])
+            self._literals[row] = literals, number_prefixes(literals)
+        literals, prefixes = self._literals[row]
+        allowed, can_end = number_choices(partial, literals, prefixes, self.numbers)
+        if not allowed and not can_end:
+            return None  # already off every copy: leave the model free rather than stuck
+        if can_end:  # anything but a number token that leads off every literal
+            mask = torch.zeros_like(scores)
+            mask[[i for i in self.numbers[0] if i not in allowed]] = float("-inf")
+        else:  # the number must go on
+            mask = torch.full_like(scores, float("-inf"))
+            mask[list(allowed)] = 0.0
+        return mask
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         for row in range(input_ids.shape[0]):
             reply = self.tokenizer.decode(input_ids[row, self.prompt_width:], skip_special_tokens=False)
-            partial = open_string_value(reply)
-            if partial is None:
+            found = open_value(reply)
+            if found is None:
+                continue
+            kind, partial = found
+            if kind == "number":
+                mask = self._number_mask(row, partial, scores[row])
+                if mask is not None:
+                    scores[row] = scores[row] + mask
                 continue
             allowed, can_close = copy_choices(partial, self.contexts[row], self.by_text, self.longest)
             if can_close or not allowed:  # never leave a row without a way to go on

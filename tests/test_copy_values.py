@@ -3,7 +3,14 @@
 import pytest
 import torch
 
-from models.copy_values import CopyValuesProcessor, allowed_tokens, context_text, open_string_value
+from models.copy_values import (
+    CopyValuesProcessor,
+    allowed_tokens,
+    context_text,
+    number_literals,
+    open_string_value,
+    open_value,
+)
 from models.tokenizer import train_tokenizer
 
 CALL = '<tool_call>\n{"name": "mv", "arguments": '
@@ -23,6 +30,26 @@ CALL = '<tool_call>\n{"name": "mv", "arguments": '
 ])
 def test_open_string_value(reply, expected):
     assert open_string_value(reply) == expected
+
+
+@pytest.mark.parametrize("reply, expected", [
+    (CALL + '{"ticket_id": ', ("number", "")),  # a value is due: it may start as a number
+    (CALL + '{"ticket_id": 460', ("number", "460")),  # a number in progress
+    (CALL + '{"ids": [3, 4', ("number", "4")),  # list items too
+    (CALL + '{"ticket_id": 460, ', None),  # a key is due
+    (CALL + '{"flag": tr', None),  # booleans are free
+    (CALL + '{"a": 1}}', None),  # arguments closed
+    (CALL + '{"name": "Zek', ("string", "Zek")),
+])
+def test_open_value_finds_numbers_in_progress(reply, expected):
+    assert open_value(reply) == expected
+
+
+def test_number_literals_come_from_the_context():
+    literals = number_literals("bump ticket #46081 to priority 12; cost 460.0 on 2026-03-07, room USR004")
+    assert {"46081", "46081.0", "12", "460.0", "460", "2026", "7", "7.0"} <= literals
+    # parts of words and of dates are not numbers; digits 0-9 are always allowed
+    assert not {"004", "4608", "03", "-03", "07"} & literals
 
 
 def test_context_text_includes_earlier_call_arguments():
@@ -72,3 +99,23 @@ def test_processor_masks_everything_but_copies_and_the_closing_quote(tokenizer):
     texts = {tokenizer.decode([i]) for i in open_ids}
     assert '"' in texts
     assert texts - {'"'} and all("kavo".startswith(t) or t in "kavo" for t in texts - {'"'})
+
+
+def test_processor_holds_numbers_to_numbers_in_the_context():
+    tokenizer = train_tokenizer(['{"ticket_id": 46081, "n": 7}', "ticket 46081 and 55 more"] * 5, vocab_size=600)
+    prompt = tokenizer("<|im_start|>assistant\n", add_special_tokens=False)["input_ids"]
+
+    def open_texts(reply: str) -> set[str]:
+        ids = torch.tensor([prompt + tokenizer(CALL + reply, add_special_tokens=False)["input_ids"]])
+        scores = CopyValuesProcessor(tokenizer, ["bump ticket 46081"], len(prompt))(ids, torch.zeros(1, len(tokenizer)))
+        return {tokenizer.decode([i]) for i in (scores[0] == 0).nonzero().flatten().tolist()}
+
+    numeric = lambda texts: {t for t in texts if t and all(c in "-0123456789." for c in t)}  # noqa: E731
+    started = open_texts('{"ticket_id": ')
+    assert numeric(started) and all("46081".startswith(t) or len(t) == 1 for t in numeric(started))
+    assert '"' in started  # a string value may start instead
+    middle = open_texts('{"ticket_id": 460')
+    assert numeric(middle) and all("46081.0".startswith("460" + t) for t in numeric(middle))
+    assert "," not in middle and "}" not in middle  # 460 is not a number of the context
+    done = open_texts('{"ticket_id": 46081')
+    assert "," in done and "}" in done and not numeric(done) - {".", ".0", "0"}
