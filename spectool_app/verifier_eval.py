@@ -4,7 +4,8 @@ The test pairs (synthetic test, bfcl test, safety test; built by ``build-pairs``
 judged by each kind. Quality is threshold-free (AUROC) and at a threshold (accuracy,
 false-accept and false-reject rates): the trained verifier's calibrated threshold, and
 0.5 for the others unless ``dev_file`` is given, in which case every kind is calibrated
-on the dev pairs at the same target false-accept rate. Cost is the median wall time of
+on the dev pairs at the same target false-accept rate (except the binary kinds, whose
+decisions no threshold changes: see :data:`BINARY_KINDS`). Cost is the median wall time of
 one ``judge()`` call on the same sample of pairs for every kind, and its ratio to one
 target step (the target's median ``propose`` time on those pairs' contexts).
 
@@ -33,6 +34,9 @@ RESULTS_DIR = PROJECT_ROOT / "results" / "verifiers"
 METRIC_KEYS = ("accuracy", "auroc", "false_accept_rate", "false_reject_rate", "ms_per_judgment",
                "latency_vs_target_step")
 StepKey = tuple[str, int, int]  # (task id, turn, step)
+# kinds whose p_accept is 0 or 1: every threshold in (0, 1] makes the same decisions, so they are
+# never calibrated (0.5), and exact_match needs no target generations on the dev pairs
+BINARY_KINDS = ("exact_match", "always", "never")
 
 
 @dataclass(frozen=True)
@@ -191,11 +195,11 @@ def _quality(scores: list[float], rows: Sequence[dict[str, Any]], threshold: flo
 def _threshold(kind: str, verifier: Any, dev: Optional[tuple[list, list]], options: VerifierEvalOptions) -> float:
     from spectool_app.calibration import threshold_for_false_accept
 
-    if dev is not None:
+    if dev is not None and kind not in BINARY_KINDS:
         rows, judged = dev
         return threshold_for_false_accept(kind_scores(kind, verifier, rows, judged),
                                           [int(r["label"]) for r in rows], options.max_far)
-    return float(getattr(verifier, "threshold", 0.5))
+    return 0.5 if kind in BINARY_KINDS else float(getattr(verifier, "threshold", 0.5))
 
 
 def evaluate_verifiers(models: dict[str, Any], options: VerifierEvalOptions = VerifierEvalOptions(),
@@ -225,8 +229,8 @@ def evaluate_verifiers(models: dict[str, Any], options: VerifierEvalOptions = Ve
     target_ms = _median_ms(lambda item: target.propose(item[0].messages, item[0].tools), timed)
     shared = _SharedProposals(target)
     if "exact_match" in options.kinds:
-        every = judged + (dev[1] if dev is not None else [])
-        steps = {shared._key(c.messages, c.tools): (c.messages, c.tools) for c, _ in every}
+        # test pairs only: exact_match is never calibrated on dev (see BINARY_KINDS)
+        steps = {shared._key(c.messages, c.tools): (c.messages, c.tools) for c, _ in judged}
         shared.prefill(list(steps.values()), options.batch_size, progress)
     report: dict[str, Any] = {}
     for kind in tqdm(options.kinds, desc="verifier kinds", disable=not progress):

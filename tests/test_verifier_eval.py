@@ -96,7 +96,8 @@ def test_calibrating_every_kind_on_dev_pairs(setup, monkeypatch):
     assert set(report) == {"always", "target_likelihood", "setup"} and report["setup"]["calibrated_on_dev"]
     # calibrated on the very same pairs with no false accept allowed: none on them
     assert report["target_likelihood"]["false_accept_rate"] == 0.0
-    assert report["always"]["threshold"] == 1.0  # an all-1.0 scorer cannot reach the target
+    # binary kinds are not calibrated (no threshold changes their decisions): always accepts every draft
+    assert report["always"]["threshold"] == 0.5 and report["always"]["false_accept_rate"] == 1.0
 
 
 def test_missing_trained_verifier_is_reported_not_fatal(setup, monkeypatch, tmp_path):
