@@ -181,7 +181,7 @@ class TransformersChatModel:
         self.temperature = temperature  # 0 = greedy
         self.seed = seed  # base seed for sampling
         self.template_kwargs = dict(DEFAULT_TEMPLATE_KWARGS)  # extra chat-template variables
-        self.copy_values = False  # constrain tool-call string values to copies from the context
+        self.copy_values = False  # constrain tool-call argument values (strings, numbers) to copies from the context
         self._calls = 0  # generate calls so far (sampling seed offset)
         self._lock = threading.Lock()  # one forward at a time per model
         tokenizer.padding_side = "left"
