@@ -112,8 +112,9 @@ def render_draft(action: Action, context: Optional[str] = None) -> str:
 
     With ``context`` (the compact context the draft answers), a call gets a grounding note:
     ``| unseen: v1, v2`` lists its argument values that the context does not contain as
-    whole words, ``| unseen: none`` when it contains them all. Copy errors (a cut or invented value) are the drafter's commonest mistake, and a
-    small encoder spots them far more easily from this note than by aligning the texts.
+    whole words, ``| unseen: none`` when it contains them all. Copy errors (a cut or
+    invented value) are the drafter's commonest mistake, and a small encoder spots them far
+    more easily from this note than by aligning the texts.
     """
     if isinstance(action, Blocked):
         return "blocked: " + _clip(action.reason, MAX_TEXT_CHARS)

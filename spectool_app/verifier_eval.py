@@ -195,11 +195,13 @@ def _quality(scores: list[float], rows: Sequence[dict[str, Any]], threshold: flo
 def _threshold(kind: str, verifier: Any, dev: Optional[tuple[list, list]], options: VerifierEvalOptions) -> float:
     from spectool_app.calibration import threshold_for_false_accept
 
-    if dev is not None and kind not in BINARY_KINDS:
+    if kind in BINARY_KINDS:
+        return 0.5
+    if dev is not None:
         rows, judged = dev
         return threshold_for_false_accept(kind_scores(kind, verifier, rows, judged),
                                           [int(r["label"]) for r in rows], options.max_far)
-    return 0.5 if kind in BINARY_KINDS else float(getattr(verifier, "threshold", 0.5))
+    return float(getattr(verifier, "threshold", 0.5))
 
 
 def evaluate_verifiers(models: dict[str, Any], options: VerifierEvalOptions = VerifierEvalOptions(),

@@ -41,11 +41,11 @@ def _cmd_build_pairs(args: argparse.Namespace) -> int:
     if args.label not in LABEL_MODES:
         raise UsageError(f"unknown --label {args.label!r}; valid modes: {', '.join(LABEL_MODES)}")
     splits = _splits(args.splits)
+    sources = tuple(s.strip() for s in args.sources.split(",") if s.strip()) if args.sources else None
     options = PairOptions(samples=args.samples, temperature=args.temperature, max_new_tokens=args.max_new_tokens,
                           negatives=args.negatives,
                           label=args.label, batch_size=args.batch_size, max_tasks=args.max_tasks,
-                          safety_train_pairs=args.safety_train_pairs, seed=args.seed,
-                          sources=tuple(s.strip() for s in args.sources.split(",") if s.strip()) if args.sources else None)
+                          safety_train_pairs=args.safety_train_pairs, seed=args.seed, sources=sources)
     drafter = _load_role("drafter", args.preset)
     target = _load_role("target", args.preset) if args.label == "target" else None
     out, summary = Path(args.out), {"command": _command(args), "splits": {}}
