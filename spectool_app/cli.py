@@ -22,6 +22,19 @@ class UsageError(Exception):
     """Something the user typed is not valid; the message names the valid choices."""
 
 
+def comma_list(text: str, valid, what: str) -> tuple[str, ...]:
+    """The comma-separated items of ``text``, in order; each must be one of ``valid`` (``what`` names them).
+
+    Raises:
+        UsageError: ``unknown <what>(s) [...]; valid <what>s: ...`` for items not in ``valid`` or an empty list.
+    """
+    items = tuple(item.strip() for item in text.split(",") if item.strip())
+    unknown = [item for item in items if item not in valid]
+    if unknown or not items:
+        raise UsageError(f"unknown {what}(s) {unknown or [text]}; valid {what}s: {', '.join(valid)}")
+    return items
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2 (argparse prints usage too)
         raise UsageError(message)

@@ -41,3 +41,17 @@ def test_unknown_command_exits_2():
     result = run_cli("fly")
     assert result.returncode == 2
     assert "invalid choice: 'fly'" in result.stderr
+
+
+def test_comma_lists_keep_order_and_name_the_valid_items():
+    import pytest
+
+    from spectool_app.cli import UsageError, comma_list
+
+    assert comma_list(" target, drafter,", ("drafter", "target"), "role") == ("target", "drafter")
+    with pytest.raises(UsageError, match=r"unknown role\(s\) \['critic'\]; valid roles: drafter, target"):
+        comma_list("drafter,critic", ("drafter", "target"), "role")
+    with pytest.raises(UsageError, match=r"unknown role\(s\) \[','\]"):
+        comma_list(",", ("drafter", "target"), "role")
+    result = run_cli("train-defaults", "--roles", "drafter,critic")
+    assert result.returncode == 2 and "unknown role(s) ['critic']; valid roles: drafter, target" in result.stderr

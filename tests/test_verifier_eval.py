@@ -122,6 +122,6 @@ def test_sample_rows_keeps_every_source():
 
 def test_cli_rejects_unknown_kinds_and_label_modes():
     result = run_cli("eval-verifiers", "--kinds", "always,oracle")
-    assert result.returncode == 2 and "unknown verifier kind(s) ['oracle']; valid kinds: always" in result.stderr
+    assert result.returncode == 2 and "unknown verifier kind(s) ['oracle']; valid verifier kinds: always" in result.stderr
     result = run_cli("build-pairs", "--label", "human")
     assert result.returncode == 2 and "unknown --label 'human'; valid modes: gold, target" in result.stderr

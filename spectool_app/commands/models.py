@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from spectool_app.cli import UsageError
+from spectool_app.cli import UsageError, comma_list
 from spectool_app.config import PROJECT_ROOT
 
 MODELS_RESULTS = PROJECT_ROOT / "results" / "models"  # eval-models writes models.json here
@@ -17,10 +17,7 @@ def _cmd_train_defaults(args: argparse.Namespace) -> int:
 
     from spectool_app.training.defaults import ROLES, TrainDefaultsConfig, tiny_config, train_defaults
 
-    roles = tuple(r for r in args.roles.split(",") if r)
-    unknown = [r for r in roles if r not in ROLES]
-    if unknown:
-        raise UsageError(f"unknown role(s) {unknown}; valid roles: {', '.join(ROLES)}")
+    roles = comma_list(args.roles, ROLES, "role")
     config = TrainDefaultsConfig()
     if args.tiny:
         config = tiny_config(config.work_dir, config.out_dir)

@@ -7,7 +7,7 @@ import json
 import shlex
 import sys
 
-from spectool_app.cli import UsageError
+from spectool_app.cli import UsageError, comma_list
 
 DEFAULT_PAIRS = "data/pairs"  # relative to the working directory, as typed
 
@@ -26,11 +26,7 @@ def _load_role(role: str, preset: str | None):
 def _splits(text: str) -> list[str]:
     from spectool_app.pairs import SPLIT_SOURCES
 
-    splits = [s for s in text.split(",") if s]
-    unknown = [s for s in splits if s not in SPLIT_SOURCES]
-    if unknown or not splits:
-        raise UsageError(f"unknown split(s) {unknown or [text]}; valid splits: {', '.join(SPLIT_SOURCES)}")
-    return splits
+    return list(comma_list(text, tuple(SPLIT_SOURCES), "split"))
 
 
 def _cmd_build_pairs(args: argparse.Namespace) -> int:
@@ -145,10 +141,7 @@ def _cmd_eval_verifiers(args: argparse.Namespace) -> int:
     from spectool_app.verifier_eval import VerifierEvalOptions, evaluate_verifiers, markdown_table, write_results
     from spectool_app.verifiers import VERIFIER_KINDS
 
-    kinds = tuple(k for k in args.kinds.split(",") if k) if args.kinds else tuple(VERIFIER_KINDS)
-    unknown = [k for k in kinds if k not in VERIFIER_KINDS]
-    if unknown:
-        raise UsageError(f"unknown verifier kind(s) {unknown}; valid kinds: {', '.join(VERIFIER_KINDS)}")
+    kinds = comma_list(args.kinds, tuple(VERIFIER_KINDS), "verifier kind") if args.kinds else tuple(VERIFIER_KINDS)
     options = VerifierEvalOptions(test_file=args.test, dev_file=args.dev, kinds=kinds, max_pairs=args.max_pairs,
                                   latency_pairs=args.latency_pairs, seed=args.seed)
     models = {"drafter": _load_role("drafter", args.preset), "target": _load_role("target", args.preset)}
