@@ -93,7 +93,7 @@ class StepDone:
     step: int  # step index inside the turn
     action: Action  # the action that was executed (or closed the turn)
     source: str  # one of STEP_SOURCES
-    timings: dict[str, float]  # seconds per stage (keys from STAGES)
+    timings: dict[str, float]  # seconds per stage (keys from STAGES; a shadow run adds "shadow", in no stage)
     gold: Optional[Action] = None  # the gold action for this step, when known
     draft_correct: Optional[bool] = None  # was the draft equivalent to gold (None: unknown)
 

@@ -171,7 +171,9 @@ class SpeculativeLoop:
                 cancel.set()
                 yield _proposed(turn, index, "target", future.result(), "wasted")
             if mode == "shadow":
-                yield _proposed(turn, index, "target", self.target.propose(messages, tools), "shadow")
+                shadow = self.target.propose(messages, tools)
+                timings["shadow"] = shadow.latency_s  # in no stage: the run times what speculation costs
+                yield _proposed(turn, index, "target", shadow, "shadow")
             return _Step(draft.action, "draft", draft.action)
         if verdict is not None and "target_proposal" in verdict.detail:
             # exact_match already ran the target (recorded with purpose "verify"): no second call

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import pytest
 
@@ -100,6 +101,22 @@ def test_shadow_runs_the_target_on_accepted_steps_without_executing_it(task):
     assert len(shadows) == task.steps  # exact_match also consulted the target; shadow adds one per accepted step
     assert len(executions) == sum(len(t) for t in task.gold_calls)
     assert events[-1].passed
+
+
+def test_shadow_target_time_is_kept_out_of_the_step_stages(task):
+    import time
+
+    class SlowTarget(GoldModel):
+        def propose(self, messages, tools, cancel=None):
+            time.sleep(0.05)
+            proposal = super().propose(messages, tools, cancel)
+            return replace(proposal, latency_s=0.05)
+
+    drafter, target = GoldModel(task, "drafter"), SlowTarget(task, "target")
+    loop = SpeculativeLoop({"drafter": drafter, "target": target}, make_verifier("always", {}), LoopConfig(mode="shadow"))
+    steps = [e for e in loop.run(task) if isinstance(e, StepDone)]
+    assert steps and all(s.timings["shadow"] == 0.05 for s in steps)
+    assert all(s.timings["overhead"] < 0.04 for s in steps)  # not the 50 ms the shadow target slept
 
 
 def test_parallel_records_the_cancelled_target_work_as_wasted(task):
