@@ -1,4 +1,4 @@
-"""Copy-constrained decoding of tool-call argument values (strings and numbers).
+"""Copy-constrained decoding of tool calls: names and keys from the tool list, values from the context.
 
 While a model writes a string value inside a ``<tool_call>``'s ``"arguments"``, only tokens
 that keep the value a substring of the conversation (user turns, tool outputs, earlier
@@ -7,8 +7,9 @@ arguments) are allowed, plus the closing quote. A copy starts and ends on word b
 a word, and the quote may close it only where its copy ends a word, so ``report`` may not be
 cut to ``rep``. Small models then only have to choose which span to copy, not spell it.
 Numbers are held to the same rule: a number argument must be one written in the context
-(``288`` may also be written ``288.0``) or a digit 0-9. The constraint never applies to
-keys, booleans or text outside tool calls, so answers stay free.
+(``288`` may also be written ``288.0``) or a digit 0-9. The tool name must be one of the listed tools
+and a top-level argument key one of that tool's parameters. The constraint never applies to
+nested keys, booleans or text outside tool calls, so answers stay free.
 
 This is a decoding option of a checkpoint (``spectool.json``: ``"copy_values": true``), off
 by default. It knows nothing about tasks or verifiers.
@@ -28,15 +29,34 @@ ARGUMENTS_KEY = '"arguments"'
 NUMBER_CHARS = frozenset("-0123456789.")  # what a number literal is written with (no exponents)
 NUMBER_PATTERN = re.compile(r"(?<![\w.-])-?\d+(?:\.\d+)?(?![\w])")  # a number written as a whole word
 SMALL_NUMBERS = tuple(str(d) for d in range(10)) + tuple(f"{d}.0" for d in range(10))
+OPEN_NAME = re.compile(r'^\s*\{\s*"name"\s*:\s*"([^"\\]*)$')  # a call whose name is being written
+CALL_NAME = re.compile(r'^\s*\{\s*"name"\s*:\s*"([^"\\]*)"')  # a call's finished name
+
+
+def open_name(text: str) -> Optional[str]:
+    """The tool name being written at the end of ``text`` (the reply so far), or None elsewhere."""
+    start = text.rfind(TOOL_CALL_OPEN)
+    if start < 0:
+        return None
+    found = OPEN_NAME.match(text[start + len(TOOL_CALL_OPEN):])
+    return found.group(1) if found else None
+
+
+def call_name(text: str) -> Optional[str]:
+    """The name of the last tool call in ``text``, once written."""
+    start = text.rfind(TOOL_CALL_OPEN)
+    found = CALL_NAME.match(text[start + len(TOOL_CALL_OPEN):]) if start >= 0 else None
+    return found.group(1) if found else None
 
 
 def open_value(text: str) -> Optional[tuple[str, str]]:
-    """The argument value being written at the end of ``text``: ``("string", chars)``, ``("number", chars)`` or None.
+    """The argument value or key being written at the end of ``text``: ``(kind, chars)`` or None.
 
     ``text`` is the generated reply so far. A value position is one inside the last tool
     call's ``"arguments"`` object (after a key's colon, or an item of a list). ``"string"``:
     the reply ends inside a JSON string value, ``chars`` written since its opening quote
     (None after an escape, where the raw characters would not match the context).
+    ``"key"``: the reply ends inside a key of the arguments object itself (not a nested one).
     ``"number"``: the reply ends where a value is due or inside a bare value made of number
     characters so far (``chars`` may be empty: the value has not started). None elsewhere
     (keys, the tool name, text outside tool calls, a closed arguments object).
@@ -96,7 +116,11 @@ def open_value(text: str) -> Optional[tuple[str, str]]:
         elif value_due:
             bare.append(char)
     if in_string:
-        return ("string", "".join(value)) if is_value and not escaped else None
+        if escaped:
+            return None
+        if not is_value:
+            return ("key", "".join(value)) if len(stack) == 1 else None
+        return "string", "".join(value)
     if value_due and all(c in NUMBER_CHARS for c in bare):
         return "number", "".join(bare)
     return None
@@ -196,6 +220,28 @@ def _number_pieces(tokenizer: Any) -> tuple[tuple[int, ...], tuple[str, ...]]:
     return tuple(ids), tuple(texts)
 
 
+def prefix_choices(partial: str, options: Sequence[str], by_text: dict[str, tuple[int, ...]],
+                   longest: int) -> tuple[set[int], bool]:
+    """Tokens that keep ``partial`` a prefix of one of ``options``, and whether ``partial`` is one of them."""
+    allowed: set[int] = set()
+    for option in options:
+        if option.startswith(partial):
+            rest = option[len(partial):]
+            for length in range(1, min(longest, len(rest)) + 1):
+                allowed.update(by_text.get(rest[:length], ()))
+    return allowed, partial in options
+
+
+def tool_schema(tools: Optional[Sequence[dict[str, Any]]]) -> dict[str, tuple[str, ...]]:
+    """Each listed tool's name and its parameter names."""
+    schema = {}
+    for tool in tools or []:
+        function = tool.get("function", tool)
+        properties = (function.get("parameters") or {}).get("properties") or {}
+        schema[str(function.get("name", ""))] = tuple(map(str, properties))
+    return schema
+
+
 def number_choices(partial: str, literals: frozenset[str], prefixes: frozenset[str],
                    pieces: tuple[tuple[int, ...], tuple[str, ...]]) -> tuple[set[int], bool]:
     """Number tokens that keep ``partial`` a prefix of an allowed literal, and whether it may end now."""
@@ -208,13 +254,16 @@ class CopyValuesProcessor(LogitsProcessor):
     """Masks tokens that would make an argument value stop being a copy from its context.
 
     String values must stay word-aligned substrings of the context; numbers must be numbers
-    written in the context (or a small constant, see :func:`number_literals`).
+    written in the context (or a small constant, see :func:`number_literals`). With ``tools``,
+    the tool name must be a listed one and top-level keys parameters of the named tool.
     """
 
-    def __init__(self, tokenizer: Any, contexts: Sequence[str], prompt_width: int) -> None:
+    def __init__(self, tokenizer: Any, contexts: Sequence[str], prompt_width: int,
+                 tools: Optional[Sequence[dict[str, Any]]] = None) -> None:
         self.tokenizer = tokenizer  # decodes the reply so far
         self.contexts = list(contexts)  # per batch row, the text values may be copied from
         self.prompt_width = prompt_width  # generated tokens start at this column (left padding)
+        self.schema = tool_schema(tools)  # tool name -> parameter names (empty: names and keys are free)
         self.by_text, self.quotes, self.longest = _pieces(tokenizer)
         self.numbers = _number_pieces(tokenizer)
         self._literals: dict[int, tuple[frozenset[str], frozenset[str]]] = {}  # per row, computed on first use
@@ -235,19 +284,34 @@ class CopyValuesProcessor(LogitsProcessor):
             mask[list(allowed)] = 0.0
         return mask
 
+    def _options(self, reply: str) -> Optional[tuple[str, tuple[str, ...]]]:
+        """The name or key being written and what it may be, when the tool list decides it."""
+        name = open_name(reply)
+        if name is not None:
+            return (name, tuple(self.schema)) if self.schema else None
+        found = open_value(reply)
+        if found is None or found[0] != "key":
+            return None
+        keys = self.schema.get(call_name(reply) or "")
+        return (found[1], keys) if keys else None
+
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         for row in range(input_ids.shape[0]):
             reply = self.tokenizer.decode(input_ids[row, self.prompt_width:], skip_special_tokens=False)
-            found = open_value(reply)
-            if found is None:
-                continue
-            kind, partial = found
-            if kind == "number":
-                mask = self._number_mask(row, partial, scores[row])
-                if mask is not None:
-                    scores[row] = scores[row] + mask
-                continue
-            allowed, can_close = copy_choices(partial, self.contexts[row], self.by_text, self.longest)
+            choice = self._options(reply)
+            if choice is not None:
+                allowed, can_close = prefix_choices(*choice, self.by_text, self.longest)
+            else:
+                found = open_value(reply)
+                if found is None or found[0] == "key":
+                    continue
+                kind, partial = found
+                if kind == "number":
+                    mask = self._number_mask(row, partial, scores[row])
+                    if mask is not None:
+                        scores[row] = scores[row] + mask
+                    continue
+                allowed, can_close = copy_choices(partial, self.contexts[row], self.by_text, self.longest)
             if can_close or not allowed:  # never leave a row without a way to go on
                 allowed |= set(self.quotes)
             mask = torch.full_like(scores[row], float("-inf"))

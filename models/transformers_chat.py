@@ -181,7 +181,7 @@ class TransformersChatModel:
         self.temperature = temperature  # 0 = greedy
         self.seed = seed  # base seed for sampling
         self.template_kwargs = dict(DEFAULT_TEMPLATE_KWARGS)  # extra chat-template variables
-        self.copy_values = False  # constrain tool-call argument values (strings, numbers) to copies from the context
+        self.copy_values = False  # constrain tool calls: names and keys to the tool list, values to copies from the context
         self._calls = 0  # generate calls so far (sampling seed offset)
         self._lock = threading.Lock()  # one forward at a time per model
         tokenizer.padding_side = "left"
@@ -246,7 +246,7 @@ class TransformersChatModel:
             if self.copy_values:
                 contexts = [context_text(messages) for messages in batch]
                 width = encoded["input_ids"].shape[1]
-                processors = LogitsProcessorList([CopyValuesProcessor(self.tokenizer, contexts, width)])
+                processors = LogitsProcessorList([CopyValuesProcessor(self.tokenizer, contexts, width, tools)])
             output = self.model.generate(**encoded, **self._generation_kwargs(), stopping_criteria=stopping,
                                          logits_processor=processors)
         new_tokens = output.sequences[:, encoded["input_ids"].shape[1] :]

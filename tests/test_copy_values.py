@@ -8,6 +8,8 @@ from models.copy_values import (
     allowed_tokens,
     context_text,
     number_literals,
+    call_name,
+    open_name,
     open_string_value,
     open_value,
 )
@@ -40,6 +42,9 @@ def test_open_string_value(reply, expected):
     (CALL + '{"flag": tr', None),  # booleans are free
     (CALL + '{"a": 1}}', None),  # arguments closed
     (CALL + '{"name": "Zek', ("string", "Zek")),
+    (CALL + '{"sou', ("key", "sou")),  # a key of the arguments object
+    (CALL + '{"a": 1, "', ("key", "")),
+    (CALL + '{"m": {"k', None),  # nested keys are free
 ])
 def test_open_value_finds_numbers_in_progress(reply, expected):
     assert open_value(reply) == expected
@@ -119,3 +124,34 @@ def test_processor_holds_numbers_to_numbers_in_the_context():
     assert "," not in middle and "}" not in middle  # 460 is not a number of the context
     done = open_texts('{"ticket_id": 46081')
     assert "," in done and "}" in done and not numeric(done) - {".", ".0", "0"}
+
+
+def test_open_name_and_call_name():
+    assert open_name('<tool_call>\n{"name": "get_') == "get_"
+    assert open_name('<tool_call>\n{"name": "') == ""
+    assert open_name(CALL) is None and open_name("plain answer") is None
+    assert call_name(CALL + '{"sou') == "mv" and call_name('<tool_call>\n{"name": "m') is None
+
+
+TOOLS = [{"type": "function", "function": {"name": "mv", "parameters": {"properties": {"source": {}, "destination": {}}}}},
+         {"type": "function", "function": {"name": "cd", "parameters": {"properties": {"folder": {}}}}}]
+
+
+def test_processor_holds_names_and_keys_to_the_tool_list(tokenizer):
+    prompt = tokenizer("<|im_start|>assistant\n", add_special_tokens=False)["input_ids"]
+
+    def open_texts(reply: str, tools=TOOLS) -> set[str]:
+        ids = torch.tensor([prompt + tokenizer(reply, add_special_tokens=False)["input_ids"]])
+        scores = CopyValuesProcessor(tokenizer, ["move report"], len(prompt), tools)(ids, torch.zeros(1, len(tokenizer)))
+        return {tokenizer.decode([i]) for i in (scores[0] == 0).nonzero().flatten().tolist()}
+
+    name_start = open_texts('<tool_call>\n{"name": "')
+    assert name_start and all("mv".startswith(t) or "cd".startswith(t) for t in name_start)
+    assert '"' not in name_start  # an empty name is not a tool
+    assert open_texts('<tool_call>\n{"name": "mv') == {'"'}  # the name is complete
+    keys = open_texts(CALL + '{"')
+    assert keys and all("source".startswith(t) or "destination".startswith(t) for t in keys)
+    assert not any("folder".startswith(t) for t in keys if not "source".startswith(t) and not "destination".startswith(t))
+    ids = torch.tensor([prompt + tokenizer('<tool_call>\n{"name": "', add_special_tokens=False)["input_ids"]])
+    free = CopyValuesProcessor(tokenizer, ["move report"], len(prompt))(ids, torch.zeros(1, len(tokenizer)))
+    assert bool((free == 0).all())  # without a tool list the name is free
