@@ -10,7 +10,14 @@ from models.tokenizer import train_tokenizer
 from spectool_app.parsing import format_qwen3_reply
 from spectool_app.tasks import synthetic
 from spectool_app.training.conversations import IGNORE_INDEX, encode_task, tokenizer_corpus
-from spectool_app.training.defaults import learning_rate_at, tiny_config, train_defaults
+from spectool_app.training.defaults import (
+    SHAPES,
+    build_model,
+    grow_depth,
+    learning_rate_at,
+    tiny_config,
+    train_defaults,
+)
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +61,9 @@ def test_reduced_train_defaults_run_completes_and_loads(tmp_path):
     assert {role: r["step"] for role, r in results.items()} == {"drafter": 2, "target": 2}
     record = json.loads((tmp_path / "out" / "target" / "training.json").read_text())
     assert record["progress"]["step"] == 2 and record["role"] == "target"
+    # the target started as the trained drafter grown to its depth
+    assert record["progress"]["grown_from"]["role"] == "drafter" and record["shape"]["layers"] == 4
+    assert record["progress"]["grown_from"]["progress"]["step"] == 2
     model = TransformersChatModel(str(tmp_path / "out" / "drafter"), max_new_tokens=4)
     proposal = model.propose([{"role": "user", "content": "list the files"}], None)
     assert proposal.completion_tokens <= 4
@@ -66,3 +76,23 @@ def test_reduced_train_defaults_run_completes_and_loads(tmp_path):
     shutil.rmtree(tmp_path / "work")
     warm = train_defaults(tiny_config(str(tmp_path / "work"), str(tmp_path / "out"), steps=4))
     assert warm["target"]["step"] == 4
+
+
+def test_grown_model_computes_what_its_source_computes(tokenizer):
+    import torch
+
+    torch.manual_seed(0)
+    source = build_model(SHAPES["tiny"], tokenizer).eval()
+    grown = grow_depth(source, SHAPES["tiny_deep"], tokenizer).eval()
+    assert grown.config.num_hidden_layers == 2 * source.config.num_hidden_layers
+    ids = torch.randint(0, len(tokenizer), (2, 12))
+    with torch.no_grad():
+        assert torch.allclose(grown(input_ids=ids).logits, source(input_ids=ids).logits, atol=1e-5)
+    # the new layers are not plain copies: training can make them differ from their origin
+    assert not torch.equal(grown.model.layers[1].mlp.down_proj.weight, source.model.layers[0].mlp.down_proj.weight)
+
+
+def test_growing_refuses_a_change_of_width(tokenizer):
+    source = build_model(SHAPES["tiny"], tokenizer)
+    with pytest.raises(ValueError, match="only the layer count may grow"):
+        grow_depth(source, SHAPES["drafter"], tokenizer)

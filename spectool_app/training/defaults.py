@@ -41,8 +41,10 @@ class ModelShape:
 
 SHAPES = {
     "drafter": ModelShape(hidden=128, layers=6, heads=4, kv_heads=2, intermediate=384),
-    "target": ModelShape(hidden=384, layers=10, heads=6, kv_heads=2, intermediate=1152),
+    # the drafter's width at six times its depth: grown from the trained drafter (grow_depth), then trained on
+    "target": ModelShape(hidden=128, layers=36, heads=4, kv_heads=2, intermediate=384),
     "tiny": ModelShape(hidden=32, layers=2, heads=2, kv_heads=1, intermediate=64),
+    "tiny_deep": ModelShape(hidden=32, layers=4, heads=2, kv_heads=1, intermediate=64),  # tiny grown target
 }
 
 
@@ -55,7 +57,9 @@ class TrainDefaultsConfig:
     roles: tuple[str, ...] = ROLES  # which models to train, in order
     shapes: dict[str, str] = field(default_factory=lambda: {"drafter": "drafter", "target": "target"})
     minutes: dict[str, float] = field(default_factory=lambda: {"drafter": 20.0, "target": 60.0})
-    learning_rate: dict[str, float] = field(default_factory=lambda: {"drafter": 3e-3, "target": 1.5e-3})
+    learning_rate: dict[str, float] = field(default_factory=lambda: {"drafter": 3e-3, "target": 1e-3})
+    # a role that starts without weights of its own begins as a depth-grown copy of this trained role
+    grow_from: dict[str, str] = field(default_factory=lambda: {"target": "drafter"})
     vocab_size: int = 4096  # tokenizer vocabulary
     tokenizer_tasks: int = 3000  # synthetic tasks the tokenizer is trained on
     tokens_per_batch: int = 4096  # padded tokens per optimiser step
@@ -91,6 +95,35 @@ def build_model(shape: ModelShape, tokenizer: Any) -> torch.nn.Module:
         pad_token_id=tokenizer.pad_token_id,
     )
     return Qwen3ForCausalLM(config)
+
+
+def grow_depth(source: torch.nn.Module, shape: ModelShape, tokenizer: Any) -> torch.nn.Module:
+    """A deeper model of ``shape`` that computes exactly what ``source`` computes (depth up-scaling).
+
+    Each source layer is followed by copies of itself whose output projections (attention
+    ``o_proj``, MLP ``down_proj``) are zero: a zeroed residual branch adds nothing, so the grown
+    model starts as good as ``source`` and training fills the new layers in. Width, heads and
+    vocabulary must match; ``shape.layers`` must be at least the source's layer count.
+    """
+    grown = build_model(shape, tokenizer)
+    src = source.config
+    same = (src.hidden_size, src.intermediate_size, src.num_attention_heads, src.num_key_value_heads, src.vocab_size)
+    want = (shape.hidden, shape.intermediate, shape.heads, shape.kv_heads, len(tokenizer))
+    if same != want or shape.layers < src.num_hidden_layers:
+        raise ValueError(f"cannot grow a model of (hidden, mlp, heads, kv heads, vocab) {same} and "
+                         f"{src.num_hidden_layers} layers into {want} and {shape.layers} layers: "
+                         "only the layer count may grow")
+    grown.model.embed_tokens.load_state_dict(source.model.embed_tokens.state_dict())
+    grown.model.norm.load_state_dict(source.model.norm.state_dict())
+    first_copy: set[int] = set()
+    for index, layer in enumerate(grown.model.layers):
+        origin = index * src.num_hidden_layers // shape.layers
+        layer.load_state_dict(source.model.layers[origin].state_dict())
+        if origin in first_copy:  # a later copy: silence its residual branches
+            torch.nn.init.zeros_(layer.self_attn.o_proj.weight)
+            torch.nn.init.zeros_(layer.mlp.down_proj.weight)
+        first_copy.add(origin)
+    return grown
 
 
 def training_task_stream(seed: int, safety_share: float) -> Iterator[Any]:
@@ -175,11 +208,17 @@ def train_role(role: str, config: TrainDefaultsConfig, tokenizer: Any) -> dict[s
     published = Path(config.out_dir) / role
     if state_path.exists():
         saved = torch.load(state_path, map_location=device, weights_only=False)
+        if saved.get("shape", asdict(shape)) != asdict(shape):
+            raise ValueError(f"{state_path} holds a {role} of shape {saved['shape']}, not {asdict(shape)}: "
+                             "delete it to start this shape afresh")
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         state = saved["progress"]
-    elif (published / "training.json").is_file() and (published / "model.safetensors").is_file():
+    elif _recorded_shape(published) == asdict(shape):
         state = _warm_start(model, published)  # continue from the committed checkpoint (fresh optimiser)
+    elif role in config.grow_from:
+        model, state = _grown(role, config, shape, tokenizer, device)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate[role], weight_decay=0.01)
     budget_s = config.minutes[role] * 60
     stream = training_task_stream(config.seed + state["sequences"], config.safety_share)
     sequences = (encode_task(t, tokenizer, config.max_tool_chars, config.max_tokens) for t in stream)
@@ -191,9 +230,36 @@ def train_role(role: str, config: TrainDefaultsConfig, tokenizer: Any) -> dict[s
     except KeyboardInterrupt:  # Ctrl-C / SIGINT: keep what was learnt, publish it, stop
         print(f"\ninterrupted: saving {role} at step {state['step']}")
     bar.close()
-    _save_state(state_path, model, optimizer, state)
+    _save_state(state_path, model, optimizer, state, shape)
     save_checkpoint(model, tokenizer, published, role, shape, state, config)
     return state
+
+
+def _recorded_shape(folder: Path) -> Optional[dict[str, int]]:
+    """The shape a published checkpoint was trained with (None when there is none)."""
+    record = folder / "training.json"
+    if not (record.is_file() and (folder / "model.safetensors").is_file()):
+        return None
+    return json.loads(record.read_text(encoding="utf-8")).get("shape")
+
+
+def _grown(role: str, config: TrainDefaultsConfig, shape: ModelShape, tokenizer: Any,
+           device: torch.device) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """``role``'s starting model: the published ``grow_from`` checkpoint grown to ``shape``, and fresh progress."""
+    from transformers import Qwen3ForCausalLM
+
+    source_role = config.grow_from[role]
+    folder = Path(config.out_dir) / source_role
+    if _recorded_shape(folder) is None:
+        raise ValueError(f"the {role} grows from the trained {source_role}, and {folder} has none: "
+                         f"train it first (--roles {source_role},{role})")
+    source = Qwen3ForCausalLM.from_pretrained(str(folder), dtype=torch.float32)
+    record = json.loads((folder / "training.json").read_text(encoding="utf-8"))
+    print(f"{role}: grown from the {source_role} ({source.config.num_hidden_layers} -> {shape.layers} layers)")
+    state = {"step": 0, "elapsed_s": 0.0, "tokens": 0, "sequences": 0, "loss": float("nan"),
+             "grown_from": {"role": source_role, "layers": source.config.num_hidden_layers,
+                            "progress": record["progress"]}}
+    return grow_depth(source, shape, tokenizer).to(device), state
 
 
 def _warm_start(model: torch.nn.Module, folder: Path) -> dict[str, Any]:
@@ -230,14 +296,16 @@ def _train_steps(model: torch.nn.Module, optimizer: torch.optim.Optimizer, seque
         bar.n = int(elapsed)
         bar.set_postfix(loss=f"{state['loss']:.3f}", step=state["step"], tok_s=int(state["tokens"] / max(elapsed, 1e-6)))
         if time.monotonic() - last_checkpoint > config.checkpoint_minutes * 60:
-            _save_state(state_path, model, optimizer, state)
+            _save_state(state_path, model, optimizer, state, SHAPES[config.shapes[role]])
             last_checkpoint = time.monotonic()
 
 
-def _save_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, progress: dict) -> None:
+def _save_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, progress: dict,
+                shape: ModelShape) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "progress": progress}, tmp)
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "progress": progress,
+                "shape": asdict(shape)}, tmp)
     tmp.replace(path)
 
 
@@ -269,7 +337,7 @@ def train_defaults(config: TrainDefaultsConfig) -> dict[str, dict[str, Any]]:
 def tiny_config(work_dir: str, out_dir: str, steps: int = 3) -> TrainDefaultsConfig:
     """A reduced run for tests: tiny shapes, a small tokenizer, a few steps."""
     return replace(
-        TrainDefaultsConfig(), work_dir=work_dir, out_dir=out_dir, shapes={"drafter": "tiny", "target": "tiny"},
+        TrainDefaultsConfig(), work_dir=work_dir, out_dir=out_dir, shapes={"drafter": "tiny", "target": "tiny_deep"},
         vocab_size=600, tokenizer_tasks=40, tokens_per_batch=2048, max_tokens=512, max_steps=steps,
         warmup_steps=1, minutes={"drafter": 2.0, "target": 2.0},
     )
