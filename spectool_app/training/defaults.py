@@ -57,7 +57,7 @@ class TrainDefaultsConfig:
     roles: tuple[str, ...] = ROLES  # which models to train, in order
     shapes: dict[str, str] = field(default_factory=lambda: {"drafter": "drafter", "target": "target"})
     minutes: dict[str, float] = field(default_factory=lambda: {"drafter": 20.0, "target": 60.0})
-    learning_rate: dict[str, float] = field(default_factory=lambda: {"drafter": 3e-3, "target": 1e-3})
+    learning_rate: dict[str, float] = field(default_factory=lambda: {"drafter": 3e-3, "target": 3e-4})
     # a role that starts without weights of its own begins as a depth-grown copy of this trained role
     grow_from: dict[str, str] = field(default_factory=lambda: {"target": "drafter"})
     vocab_size: int = 4096  # tokenizer vocabulary
