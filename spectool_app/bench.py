@@ -28,15 +28,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
-from spectool_app.bench_report import EpisodeCollector
+from spectool_app.bench_report import BASELINE, NO_VERIFIER, EpisodeCollector
 from spectool_app.config import PROJECT_ROOT
 from spectool_app.events import EpisodeDone, EpisodeStarted
 from spectool_app.loop import MODES
 from spectool_app.tasks import Task, load_task_set
 from spectool_app.verifiers import VERIFIER_KINDS
 
-NO_VERIFIER = "none"  # the verifier part of target_only / draft_only keys
-BASELINE = f"target_only/{NO_VERIFIER}"  # speedups are measured against this configuration
 DEFAULT_THRESHOLD = 0.5  # for kinds without a calibrated threshold
 CALIBRATION_FILE = PROJECT_ROOT / "results" / "verifiers" / "verifiers.json"  # from eval-verifiers
 WARMUP_TASK_SET = "synthetic:dev"  # the warm-up task comes from here (never a scored split)
@@ -111,6 +109,30 @@ class BenchPlan:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "BenchPlan":
         return cls(**{**data, "configs": [BenchConfig(**c) for c in data["configs"]]})
+
+    def command(self) -> str:
+        """The command line that reproduces this plan's options."""
+        return bench_command(self.options)
+
+
+def bench_command(options: dict[str, Any]) -> str:
+    """The command line that reproduces a plan's options."""
+    parts, default = ["python -m spectool_app bench"], BenchOptions()
+    if options.get("quick"):
+        parts.append("--quick")
+    if tuple(options.get("task_sets", default.task_sets)) != default.task_sets:
+        parts.append("--tasks " + " ".join(options["task_sets"]))
+    if options.get("modes"):
+        parts.append("--modes " + " ".join(options["modes"]))
+    limits = ([str(options["limit"])] if options.get("limit") else []) + \
+        [f"{k}={v}" for k, v in (options.get("sizes") or {}).items()]
+    if limits:
+        parts.append("--limit " + " ".join(limits))
+    if options.get("preset"):
+        parts.append(f"--preset {options['preset']}")
+    if options.get("seed"):
+        parts.append(f"--seed {options['seed']}")
+    return " ".join(parts)
 
 
 # -- selection ----------------------------------------------------------------------------------

@@ -47,6 +47,8 @@ METRIC_KEYS = (
 )
 FIGURES = ("pass_vs_speedup", "stage_breakdown", "scaling")
 AGENT_PURPOSES = ("draft", "execute", "fallback")  # proposals that answer the agent's context
+NO_VERIFIER = "none"  # the verifier part of target_only / draft_only keys
+BASELINE = f"target_only/{NO_VERIFIER}"  # speedups are measured against this configuration
 HEADLINE = "speculative/trained"  # the configuration the issue's targets are about
 GOAL_SPEEDUP = 3.0  # the project's goal (the target below is the bar)
 
@@ -212,8 +214,6 @@ def config_metrics(records: list[dict[str, Any]], baseline: dict[str, float], th
 
 def aggregate(records: list[dict[str, Any]], plan: Any) -> dict[str, dict[str, dict[str, Any]]]:
     """``{task set: {configuration key: metrics}}``; skipped configurations carry only ``skipped``."""
-    from spectool_app.bench import BASELINE
-
     seed = plan.options.get("seed", 0)
     tables: dict[str, dict[str, dict[str, Any]]] = {}
     for task_set in plan.task_ids:
@@ -265,8 +265,6 @@ def _why(target: Target, row: dict[str, Any], base: dict[str, Any]) -> str:
 
 def check_targets(tables: dict[str, dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
     """Each target with its number (None when not measured), whether it is met, and a reason when not."""
-    from spectool_app.bench import BASELINE
-
     out = []
     for target in TARGETS:
         table = tables.get(target.task_set, {})
@@ -308,32 +306,10 @@ def machine_info() -> dict[str, Any]:
     return info
 
 
-def bench_command(options: dict[str, Any]) -> str:
-    """The command line that reproduces a plan's options."""
-    from spectool_app.bench import BenchOptions
-
-    parts, default = ["python -m spectool_app bench"], BenchOptions()
-    if options.get("quick"):
-        parts.append("--quick")
-    if tuple(options.get("task_sets", default.task_sets)) != default.task_sets:
-        parts.append("--tasks " + " ".join(options["task_sets"]))
-    if options.get("modes"):
-        parts.append("--modes " + " ".join(options["modes"]))
-    limits = ([str(options["limit"])] if options.get("limit") else []) + \
-        [f"{k}={v}" for k, v in (options.get("sizes") or {}).items()]
-    if limits:
-        parts.append("--limit " + " ".join(limits))
-    if options.get("preset"):
-        parts.append(f"--preset {options['preset']}")
-    if options.get("seed"):
-        parts.append(f"--seed {options['seed']}")
-    return " ".join(parts)
-
-
 def results_document(plan: Any, records: list[dict[str, Any]], session_s: float) -> dict[str, Any]:
     """The results.json content: the tables, the run's configuration and the machine."""
     tables = aggregate(records, plan)
-    config = {"command": bench_command(plan.options), **plan.options,
+    config = {"command": plan.command(), **plan.options,
               "task_counts": {k: len(v) for k, v in plan.task_ids.items()}, "warmup_task": plan.warmup_task,
               "configurations": {c.key: {"threshold": c.threshold, "threshold_source": c.threshold_source}
                                  for c in plan.configs},

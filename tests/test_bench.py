@@ -238,8 +238,8 @@ def test_bad_selections_name_the_valid_choices():
 
 
 def test_per_set_limits_override_the_common_one():
-    from spectool_app.bench import set_sizes, validate_options
-    from spectool_app.bench_report import bench_command, scope_text
+    from spectool_app.bench import bench_command, set_sizes, validate_options
+    from spectool_app.bench_report import scope_text
 
     options = BenchOptions(limit=30, sizes={"bfcl": 4, "safety": 10})
     names = validate_options(options)
