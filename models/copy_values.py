@@ -59,7 +59,7 @@ def open_value(text: str) -> Optional[tuple[str, str]]:
     ``"key"``: the reply ends inside a key of the arguments object itself (not a nested one).
     ``"number"``: the reply ends where a value is due or inside a bare value made of number
     characters so far (``chars`` may be empty: the value has not started). None elsewhere
-    (keys, the tool name, text outside tool calls, a closed arguments object).
+    (nested keys, the tool name, text outside tool calls, a closed arguments object).
     """
     start = text.rfind(TOOL_CALL_OPEN)
     if start < 0:
@@ -284,37 +284,34 @@ class CopyValuesProcessor(LogitsProcessor):
             mask[list(allowed)] = 0.0
         return mask
 
-    def _options(self, reply: str) -> Optional[tuple[str, tuple[str, ...]]]:
-        """The name or key being written and what it may be, when the tool list decides it."""
+    def _mask(self, row: int, reply: str, scores: torch.Tensor) -> Optional[torch.Tensor]:
+        """The additive mask for one row's next token, or None where ``reply`` ends somewhere free."""
         name = open_name(reply)
+        found = None if name is not None else open_value(reply)
         if name is not None:
-            return (name, tuple(self.schema)) if self.schema else None
-        found = open_value(reply)
-        if found is None or found[0] != "key":
+            choice = prefix_choices(name, tuple(self.schema), self.by_text, self.longest) if self.schema else None
+        elif found is None:
+            choice = None
+        elif found[0] == "number":
+            return self._number_mask(row, found[1], scores)
+        elif found[0] == "key":
+            keys = self.schema.get(call_name(reply) or "")
+            choice = prefix_choices(found[1], keys, self.by_text, self.longest) if keys else None
+        else:
+            choice = copy_choices(found[1], self.contexts[row], self.by_text, self.longest)
+        if choice is None:
             return None
-        keys = self.schema.get(call_name(reply) or "")
-        return (found[1], keys) if keys else None
+        allowed, can_close = choice
+        if can_close or not allowed:  # never leave a row without a way to go on
+            allowed |= set(self.quotes)
+        mask = torch.full_like(scores, float("-inf"))
+        mask[list(allowed)] = 0.0
+        return mask
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         for row in range(input_ids.shape[0]):
             reply = self.tokenizer.decode(input_ids[row, self.prompt_width:], skip_special_tokens=False)
-            choice = self._options(reply)
-            if choice is not None:
-                allowed, can_close = prefix_choices(*choice, self.by_text, self.longest)
-            else:
-                found = open_value(reply)
-                if found is None or found[0] == "key":
-                    continue
-                kind, partial = found
-                if kind == "number":
-                    mask = self._number_mask(row, partial, scores[row])
-                    if mask is not None:
-                        scores[row] = scores[row] + mask
-                    continue
-                allowed, can_close = copy_choices(partial, self.contexts[row], self.by_text, self.longest)
-            if can_close or not allowed:  # never leave a row without a way to go on
-                allowed |= set(self.quotes)
-            mask = torch.full_like(scores[row], float("-inf"))
-            mask[list(allowed)] = 0.0
-            scores[row] = scores[row] + mask
+            mask = self._mask(row, reply, scores[row])
+            if mask is not None:
+                scores[row] = scores[row] + mask
         return scores
