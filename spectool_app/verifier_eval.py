@@ -27,7 +27,8 @@ from typing import Any, Optional, Sequence
 from spectool_app.actions import action_from_json
 from spectool_app.calibration import median_latency_ms
 from spectool_app.config import PROJECT_ROOT
-from spectool_app.verifiers import VERIFIER_KINDS, JudgeContext, judge, make_verifier
+from spectool_app.judging import JudgeContext, judge
+from spectool_app.verifiers import VERIFIER_KINDS, make_verifier
 
 PAIRS_DIR = PROJECT_ROOT / "data" / "pairs"
 RESULTS_DIR = PROJECT_ROOT / "results" / "verifiers"

@@ -1,7 +1,7 @@
 """Verifiers judge a drafted action: one scoring method, one threshold rule, kinds in a plain dict.
 
-``judge(context, draft) -> Verdict``: a verifier computes ``p_accept`` in [0, 1] and the
-draft is accepted when ``p_accept >= threshold``. Kinds:
+``judge(verifier, context, draft, threshold) -> Verdict``: a verifier computes ``p_accept`` in
+[0, 1] and the draft is accepted when ``p_accept >= threshold``. Kinds:
 
 - ``always`` / ``never``: trivial baselines (accept everything / nothing);
 - ``confidence``: the drafter's mean token probability (SpecEyes-style confidence gate);
@@ -10,57 +10,22 @@ draft is accepted when ``p_accept >= threshold``. Kinds:
   equivalent (lossless; DSP / Speculative Actions). Its verdict carries the target's proposal
   so a rejection needs no second target call.
 
-The trained classifier and the prompt critic register themselves in the same dict. This module
-knows nothing about storage or the UI; models are passed in.
+The trained classifier and the prompt critic register themselves in the same dict. The interface
+(``JudgeContext``, ``Verdict``, ``judge``) is defined in ``spectool_app.judging``, which both this
+module and ``trained_verifier`` import, and is importable from here too. This module knows
+nothing about storage or the UI; models are passed in.
 """
 
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Protocol
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from spectool_app.actions import Action
+from spectool_app.judging import JudgeContext, Verdict, Verifier, judge  # the interface, also importable from here
 from spectool_app.parsing import format_qwen3_reply
 from spectool_app.signatures import equivalent
-
-
-@dataclass(frozen=True)
-class JudgeContext:
-    """What a verifier may look at."""
-
-    messages: list[dict[str, Any]]  # the chat context the draft answers
-    tools: list[dict[str, Any]]  # tool schemas offered at this step
-    draft_mean_logprob: Optional[float] = None  # the drafter's mean token log-prob, when known
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """A verifier's judgment of one draft."""
-
-    p_accept: float  # probability the draft is acceptable, in [0, 1]
-    accepted: bool  # p_accept >= threshold
-    latency_s: float  # wall time of the judgment
-    detail: dict[str, Any] = field(default_factory=dict)  # kind-specific extras
-
-
-class Verifier(Protocol):
-    """Anything with a name and a ``score`` method is a verifier."""
-
-    name: str  # the kind's name
-
-    def score(self, context: JudgeContext, draft: Action) -> tuple[float, dict[str, Any]]:
-        """Return ``(p_accept, detail)``."""
-        ...
-
-
-def judge(verifier: Verifier, context: JudgeContext, draft: Action, threshold: float) -> Verdict:
-    """Score ``draft`` and apply the threshold rule ``accepted = p_accept >= threshold``."""
-    started = time.perf_counter()
-    p_accept, detail = verifier.score(context, draft)
-    p_accept = min(1.0, max(0.0, float(p_accept)))
-    return Verdict(p_accept, p_accept >= threshold, time.perf_counter() - started, detail)
 
 
 @dataclass

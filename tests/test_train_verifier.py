@@ -17,7 +17,8 @@ from spectool_app.training.verifier import (
     save_verifier,
     train_verifier,
 )
-from spectool_app.verifiers import JudgeContext, judge, make_verifier
+from spectool_app.judging import JudgeContext, judge
+from spectool_app.verifiers import make_verifier
 
 CONTEXT = ("user: delete notes.txt in the scratch folder | done: cd | "
            "result: {\"current_working_directory\": \"scratch\"}")
