@@ -104,14 +104,22 @@ class PairScorer:
         return next(self.model.parameters()).device
 
     def scores(self, pairs: Sequence[tuple[str, str]], batch_size: int = 32) -> list[float]:
-        """``p_accept`` for each (context, draft) pair, in order."""
+        """``p_accept`` for each (context, draft) pair, in order.
+
+        Batches hold pairs of similar length (sorted by characters), so little of each
+        batch is padding; the scores come back in the order of ``pairs``.
+        """
         import torch
 
-        out: list[float] = []
+        order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
+        out: list[float] = [0.0] * len(pairs)
         with torch.inference_mode():
-            for start in range(0, len(pairs), batch_size):
-                chunk = list(pairs[start:start + batch_size])
-                out.extend(self._cross(chunk) if self.kind == "cross_encoder" else self._causal(chunk))
+            for start in range(0, len(order), batch_size):
+                rows = order[start:start + batch_size]
+                chunk = [tuple(pairs[i]) for i in rows]
+                scored = self._cross(chunk) if self.kind == "cross_encoder" else self._causal(chunk)
+                for i, score in zip(rows, scored):
+                    out[i] = score
         return out
 
     def _cross(self, chunk: list[tuple[str, str]]) -> list[float]:

@@ -271,6 +271,7 @@ def _trainer_arguments(config: VerifierTrainConfig, kind: str) -> Any:
         warmup_steps=0.06, weight_decay=0.01, lr_scheduler_type="linear", logging_steps=50,
         save_strategy="no", eval_strategy="no", report_to="none", seed=config.seed, data_seed=config.seed,
         remove_unused_columns=False, dataloader_num_workers=0, disable_tqdm=False,
+        train_sampling_strategy="group_by_length",  # batches of similar length: half of a random batch was padding
         bf16=torch.cuda.is_available() and kind == "causal_lm",  # the base is loaded in bfloat16 there
     )
 
