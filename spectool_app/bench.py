@@ -267,8 +267,15 @@ def read_log(folder: Path) -> list[dict[str, Any]]:
 
 
 def _append(folder: Path, record: dict[str, Any]) -> None:
-    with open(folder / LOG_NAME, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(record, sort_keys=True) + "\n")
+    """Add one record; after a crash mid-write the torn line is closed first, so it loses only itself."""
+    path = folder / LOG_NAME
+    torn = False
+    if path.is_file() and path.stat().st_size:
+        with open(path, "rb") as handle:
+            handle.seek(-1, 2)
+            torn = handle.read(1) != b"\n"
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(("\n" if torn else "") + json.dumps(record, sort_keys=True) + "\n")
 
 
 class _ConfigStream:
