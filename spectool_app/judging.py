@@ -3,7 +3,8 @@
 ``judge(verifier, context, draft, threshold) -> Verdict``: a verifier computes ``p_accept`` in
 [0, 1] and the draft is accepted when ``p_accept >= threshold``. Kinds live in
 ``spectool_app.verifiers`` (and ``trained_verifier`` for the trained classifier and the prompt
-critic); both import this module, never each other's.
+critic); both import this module, and trained_verifier never imports verifiers (which loads it
+by name when one of its kinds is first made).
 """
 
 from __future__ import annotations
