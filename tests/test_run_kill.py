@@ -33,7 +33,14 @@ def start_run(path: Path, env: dict[str, str], log: Path) -> subprocess.Popen:
     command = [sys.executable, "-m", "spectool_app", "run", "--tasks", "synthetic:test", "--mode", "shadow",
                "--verifier", "always", "--db", f"sqlite:///{path}", "--no-progress"]
     with log.open("w") as handle:
-        return subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=handle, stderr=subprocess.STDOUT)
+        return subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=handle, stderr=subprocess.STDOUT,
+                                preexec_fn=_default_sigint)
+
+
+def _default_sigint() -> None:
+    """Ctrl-C as in a terminal: a shell starting pytest as a background job (``cmd &`` without job control)
+    ignores SIGINT, children inherit that, and Python then installs no KeyboardInterrupt handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def committed_steps(path: Path) -> int:
