@@ -266,16 +266,24 @@ def read_log(folder: Path) -> list[dict[str, Any]]:
     return records
 
 
-def _append(folder: Path, record: dict[str, Any]) -> None:
-    """Add one record; after a crash mid-write the torn line is closed first, so it loses only itself."""
+def _close_torn_line(folder: Path) -> None:
+    """End the log's last line if a crash cut it, so the next record starts a line of its own.
+
+    Only the torn record is lost (``read_log`` skips it); without this the first record of
+    the next sitting would land on the torn line and be lost with it.
+    """
     path = folder / LOG_NAME
-    torn = False
-    if path.is_file() and path.stat().st_size:
-        with open(path, "rb") as handle:
-            handle.seek(-1, 2)
-            torn = handle.read(1) != b"\n"
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(("\n" if torn else "") + json.dumps(record, sort_keys=True) + "\n")
+    if not path.is_file() or not path.stat().st_size:
+        return
+    with open(path, "rb+") as handle:
+        handle.seek(-1, 2)
+        if handle.read(1) != b"\n":
+            handle.write(b"\n")
+
+
+def _append(folder: Path, record: dict[str, Any]) -> None:
+    with open(folder / LOG_NAME, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record, sort_keys=True) + "\n")
 
 
 class _ConfigStream:
@@ -417,6 +425,7 @@ class _Session:
 
         self.folder, self.plan, self.progress = folder, plan, progress  # where, what, whether to show bars
         self.tasks, self.warmup = _plan_tasks(plan)  # task set -> tasks; the warm-up task
+        _close_torn_line(folder)  # a sitting killed mid-write (SIGKILL) left half a line
         records = read_log(folder)
         self.done = {(r["task_set"], r["task_id"], r["config"]) for r in records}  # finished pairs
         self.order = max((r["order"] for r in records), default=-1) + 1  # next record's position

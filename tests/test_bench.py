@@ -12,8 +12,8 @@ from db.queries import list_runs
 from models.base import format_reply, make_proposal
 from spectool_app.actions import Answer, Blocked, ToolCall
 from spectool_app.bench import (BASELINE, DB_NAME, LOG_NAME, WARMUP_TASK_SET, BenchConfig, BenchOptions, BenchPlan,
-                                _append, config_keys, expand_task_sets, load_plan, read_log, rotated, run_bench,
-                                save_plan, select_tasks)
+                                _append, _close_torn_line, config_keys, expand_task_sets, load_plan, read_log, rotated,
+                                run_bench, save_plan, select_tasks)
 from spectool_app.bench_report import METRIC_KEYS, speedup_with_interval
 from spectool_app.tasks import load_task_set
 from tests.helpers import ROOT, run_cli
@@ -177,6 +177,7 @@ def test_resume_skips_finished_pairs(tmp_path):
 def test_a_record_after_a_torn_line_is_kept(tmp_path):
     # a bench killed mid-write (SIGKILL, power loss) leaves half a line; the resumed sitting appends after it
     (tmp_path / LOG_NAME).write_text('{"task_id": "a", "config": "x"}\n{"task_id": "b", "con', encoding="utf-8")
+    _close_torn_line(tmp_path)  # what a resumed sitting does first
     _append(tmp_path, {"task_id": "c", "config": "y"})
     _append(tmp_path, {"task_id": "d", "config": "y"})
     assert [r["task_id"] for r in read_log(tmp_path)] == ["a", "c", "d"]  # only the torn record is lost
