@@ -27,10 +27,10 @@ from spectool_app.context import MAX_TOOL_CHARS, StepRecord, build_messages
 from spectool_app.envs import Episode
 from spectool_app.events import (EpisodeDone, EpisodeStarted, PolicyDecided, Proposed, StepDone, StepEvent,
                                  ToolExecuted, TurnDone, TurnStarted, VerdictGiven)
+from spectool_app.judging import JudgeContext, Verifier, judge
 from spectool_app.policy import PolicyRules, check_action
 from spectool_app.signatures import equivalent
 from spectool_app.tasks.base import Task
-from spectool_app.judging import JudgeContext, Verifier, judge
 
 MODES = ("target_only", "draft_only", "speculative", "parallel", "shadow")
 

@@ -116,7 +116,7 @@ class PairScorer:
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):
                 rows = order[start:start + batch_size]
-                chunk = [tuple(pairs[i]) for i in rows]
+                chunk = [pairs[i] for i in rows]
                 scored = self._cross(chunk) if self.kind == "cross_encoder" else self._causal(chunk)
                 for i, score in zip(rows, scored):
                     out[i] = score

@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 
 from spectool_app.actions import Answer, Blocked, ToolCall, action_to_json
+from spectool_app.judging import JudgeContext, judge
 from spectool_app.pairs import pair_texts, write_pairs
 from spectool_app.trained_verifier import TrainedVerifier, load_scorer
 from spectool_app.training.verifier import (
@@ -17,7 +18,6 @@ from spectool_app.training.verifier import (
     save_verifier,
     train_verifier,
 )
-from spectool_app.judging import JudgeContext, judge
 from spectool_app.verifiers import make_verifier
 
 CONTEXT = ("user: delete notes.txt in the scratch folder | done: cd | "
