@@ -9,6 +9,12 @@ configuration is one ``stream_run`` generator (one run row in ``<folder>/bench.d
 one episode at a time, so the app can inspect every step. One JSON line per finished
 (task set, task, configuration) goes to ``<folder>/episodes.jsonl``; ``--resume`` skips those.
 
+``--workers N`` runs N worker processes (spawned, each with its own models, its own share of
+torch threads and its own ``bench-w<i>.db``); worker ``i`` takes every N-th task of the
+task-major order, so each task still runs through every configuration in one process, and
+the speedup (a per-task ratio) compares configurations under the same load. Records and plan
+updates go through a lock on the log, so the workers share one ``episodes.jsonl``.
+
 Thresholds: the trained kind uses its card's calibrated ``threshold``; the other kinds use the
 dev-calibrated threshold of ``results/verifiers/verifiers.json`` when ``eval-verifiers`` was
 run with dev pairs, else 0.5. A kind whose model cannot be loaded is skipped with the reason.
@@ -20,7 +26,10 @@ This module knows no metric formula (:mod:`spectool_app.bench_report` and
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import random
+import signal
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -35,10 +44,21 @@ from spectool_app.loop import MODES
 from spectool_app.tasks import Task, load_task_set
 from spectool_app.verifiers import VERIFIER_KINDS
 
+try:
+    import fcntl  # POSIX: the workers' shared log is locked per record
+except ImportError:  # Windows: a single worker needs no lock
+    fcntl = None  # type: ignore[assignment]
+
+EXIT_INTERRUPTED = 130  # a worker stopped by Ctrl-C (the shell's code for it)
 DEFAULT_THRESHOLD = 0.5  # for kinds without a calibrated threshold
 CALIBRATION_FILE = PROJECT_ROOT / "results" / "verifiers" / "verifiers.json"  # from eval-verifiers
 WARMUP_TASK_SET = "synthetic:dev"  # the warm-up task comes from here (never a scored split)
 LOG_NAME, PLAN_NAME, DB_NAME = "episodes.jsonl", "bench_config.json", "bench.db"
+
+
+def db_name(worker: int, workers: int) -> str:
+    """The trace store of one worker (``bench.db`` when a single process runs the bench)."""
+    return DB_NAME if workers == 1 else f"bench-w{worker}.db"
 
 # name -> (task set spec, bfcl category or None). Safety tasks are kept in twin pairs.
 TASK_SETS: dict[str, tuple[str, Optional[str]]] = {
@@ -281,8 +301,24 @@ def _close_torn_line(folder: Path) -> None:
             handle.write(b"\n")
 
 
+class _locked_log:
+    """The log opened for appending under an exclusive lock (workers share it); also guards the plan."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / LOG_NAME
+
+    def __enter__(self) -> Any:
+        self.handle = open(self.path, "a", encoding="utf-8")
+        if fcntl is not None:
+            fcntl.flock(self.handle, fcntl.LOCK_EX)
+        return self.handle
+
+    def __exit__(self, *exc: Any) -> None:
+        self.handle.close()  # flushes, then releases the lock
+
+
 def _append(folder: Path, record: dict[str, Any]) -> None:
-    with open(folder / LOG_NAME, "a", encoding="utf-8") as handle:
+    with _locked_log(folder) as handle:
         handle.write(json.dumps(record, sort_keys=True) + "\n")
 
 
@@ -420,19 +456,22 @@ def _estimate(warm: dict[str, EpisodeCollector], todo: dict[str, list[Task]]) ->
 class _Session:
     """One sitting of a bench: the open runs, the finished pairs, the progress bar."""
 
-    def __init__(self, folder: Path, plan: BenchPlan, models: dict[str, Any], progress: bool) -> None:
+    def __init__(self, folder: Path, plan: BenchPlan, models: dict[str, Any], progress: bool,
+                 worker: int = 0, workers: int = 1) -> None:
         from db.engine import open_store
 
         self.folder, self.plan, self.progress = folder, plan, progress  # where, what, whether to show bars
-        self.tasks, self.warmup = _plan_tasks(plan)  # task set -> tasks; the warm-up task
-        _close_torn_line(folder)  # a sitting killed mid-write (SIGKILL) left half a line
+        self.worker, self.workers = worker, workers  # this worker's index and how many share the bench
+        self.tasks, self.warmup = _plan_tasks(plan)  # task set -> tasks (all of them); the warm-up task
+        ordered = [(n, t.id) for n, ts in self.tasks.items() for t in ts]
+        self.mine = set(ordered[worker::workers])  # (task set, task id) this worker runs
         records = read_log(folder)
         self.done = {(r["task_set"], r["task_id"], r["config"]) for r in records}  # finished pairs
-        self.order = max((r["order"] for r in records), default=-1) + 1  # next record's position
         active = [c for c in plan.configs if c.key not in plan.skipped]
-        self.todo = {c.key: [t for n, ts in self.tasks.items() for t in ts if (n, t.id, c.key) not in self.done]
+        self.todo = {c.key: [t for n, ts in self.tasks.items() for t in ts
+                             if (n, t.id) in self.mine and (n, t.id, c.key) not in self.done]
                      for c in active}  # configuration -> tasks still to run
-        engine = open_store(f"sqlite:///{folder / DB_NAME}")
+        engine = open_store(f"sqlite:///{folder / db_name(worker, workers)}")
         self.streams = {c.key: _ConfigStream(c, [self.warmup] + self.todo[c.key], engine, models, plan, folder)
                         for c in active}  # configuration -> its open run
         self.tools = _Tools()  # tool schemas of the current task
@@ -441,10 +480,14 @@ class _Session:
 
     def fail(self, key: str, where: str, exc: Exception) -> None:
         """Drop a configuration that raised; the reason goes to the plan and the report."""
-        self.plan.skipped[key] = f"failed on {where}: {type(exc).__name__}: {exc}"
-        print(f"bench: {key} {self.plan.skipped[key]}", file=sys.stderr)
+        reason = f"failed on {where}: {type(exc).__name__}: {exc}"
+        print(f"bench: {key} {reason}", file=sys.stderr)
         self.streams.pop(key).close()
-        save_plan(self.folder, self.plan)
+        with _locked_log(self.folder):  # other workers may record a failure at the same time
+            saved = load_plan(self.folder)
+            saved.skipped.setdefault(key, reason)
+            save_plan(self.folder, saved)
+        self.plan.skipped[key] = saved.skipped[key]
         if self.bar is not None:
             self.bar.total -= len(self.todo[key]) - self.finished[key]
 
@@ -453,7 +496,8 @@ class _Session:
         from tqdm import tqdm
 
         warm = {}
-        for key in tqdm(list(self.streams), desc="warm-up", unit="config", disable=not self.progress, file=sys.stderr):
+        for key in tqdm(list(self.streams), desc="warm-up" if self.workers == 1 else f"w{self.worker} warm-up",
+                        unit="config", position=self.worker, disable=not self.progress, file=sys.stderr):
             try:
                 warm[key] = EpisodeCollector(self.warmup, self.tools.for_task(self.warmup))
                 self.streams[key].episode(self.warmup, warm[key])
@@ -469,14 +513,15 @@ class _Session:
         """Task-major: every configuration on each task, the order rotated by one per task."""
         from tqdm import tqdm
 
-        self.bar = tqdm(total=sum(len(self.todo[k]) for k in self.streams), unit="episode",
+        self.bar = tqdm(total=sum(len(self.todo[k]) for k in self.streams), unit="episode", position=self.worker,
                         disable=not self.progress, file=sys.stderr, dynamic_ncols=True)
-        index = 0
+        index = 0  # over every task of the plan, so a task's rotation does not depend on the workers
         for name, tasks in self.tasks.items():
-            self.bar.set_description(name)
+            self.bar.set_description(name if self.workers == 1 else f"w{self.worker} {name}")
             for task in tasks:
                 for config in rotated(self.plan.configs, index):
-                    if config.key in self.streams and (name, task.id, config.key) not in self.done:
+                    if (name, task.id) in self.mine and config.key in self.streams \
+                            and (name, task.id, config.key) not in self.done:
                         self._run_pair(name, task, config.key)
                 index += 1
         self.bar.close()
@@ -491,11 +536,10 @@ class _Session:
         except Exception as exc:
             self.fail(key, task.id, exc)
             return
-        _append(self.folder, {"task_set": name, "config": key, "order": self.order,
+        _append(self.folder, {"task_set": name, "config": key, "worker": self.worker, "workers": self.workers,
                               "run_id": self.streams[key].run_id, **collector.record()})
         self.done.add((name, task.id, key))
         self.finished[key] += 1
-        self.order += 1
         self.bar.update(1)
 
     def close(self) -> None:
@@ -504,18 +548,84 @@ class _Session:
             stream.close()
 
 
-def run_bench(options: BenchOptions = BenchOptions(), models: Optional[dict[str, Any]] = None,
-              resume: Optional[str | Path] = None, progress: bool = True,
-              calibration: Path = CALIBRATION_FILE) -> Path:
-    """Run (or resume) a bench and write its outputs; returns the output folder.
+def _sit(folder: Path, plan: BenchPlan, models: dict[str, Any], progress: bool,
+         worker: int = 0, workers: int = 1) -> None:
+    """One sitting of one worker: warm up, then its share of the tasks; open runs end interrupted."""
+    session = _Session(folder, plan, models, progress, worker, workers)
+    try:
+        session.warm_up()
+        session.run_tasks()
+    finally:
+        session.close()
+
+
+def _worker_main(folder: Path, worker: int, workers: int, progress: bool, models: Optional[dict[str, Any]]) -> None:
+    """A spawned worker: loads the plan's models (unless given) on its share of the cores, then sits."""
+    plan = load_plan(folder)
+    if models is None:
+        import torch
+
+        from spectool_app.runner import load_models
+
+        if not os.environ.get("OMP_NUM_THREADS"):
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+        models = load_models(plan.options.get("preset"))
+    try:
+        _sit(folder, plan, models, progress, worker, workers)
+    except KeyboardInterrupt:
+        sys.exit(EXIT_INTERRUPTED)
+
+
+def _run_workers(folder: Path, workers: int, progress: bool, models: Optional[dict[str, Any]]) -> None:
+    """Run ``workers`` spawned workers to the end.
 
     Raises:
-        ValueError: bad options, a folder that already holds a bench (without ``resume``), or a
-            ``resume`` folder that is not a bench folder.
+        KeyboardInterrupt: Ctrl-C here or in a worker (every worker is stopped and closes its runs).
+        RuntimeError: a worker failed, naming it and its exit code.
+    """
+    context = multiprocessing.get_context("spawn")  # no fork: torch's thread pools do not survive it
+    procs = [context.Process(target=_worker_main, args=(folder, i, workers, progress, models), name=f"bench-w{i}")
+             for i in range(workers)]
+    for proc in procs:
+        proc.start()
+    try:
+        for proc in procs:
+            proc.join()
+    except KeyboardInterrupt:  # a terminal's Ctrl-C reaches the workers too; a signal to this process alone does not
+        for proc in procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                os.kill(proc.pid, signal.SIGINT)
+            proc.join(timeout=60)
+            if proc.is_alive():
+                proc.terminate()
+        raise
+    if any(proc.exitcode == EXIT_INTERRUPTED for proc in procs):
+        raise KeyboardInterrupt
+    failed = [f"{proc.name} (exit code {proc.exitcode})" for proc in procs if proc.exitcode]
+    if failed:
+        raise RuntimeError(f"bench workers failed: {', '.join(failed)}; finished episodes are kept in "
+                           f"{folder / LOG_NAME}: continue with --resume {folder}")
+
+
+def run_bench(options: BenchOptions = BenchOptions(), models: Optional[dict[str, Any]] = None,
+              resume: Optional[str | Path] = None, progress: bool = True,
+              calibration: Path = CALIBRATION_FILE, workers: int = 1) -> Path:
+    """Run (or resume) a bench and write its outputs; returns the output folder.
+
+    ``workers`` > 1 runs that many spawned worker processes; they load the plan's models
+    themselves unless ``models`` are given (then they must pickle).
+
+    Raises:
+        ValueError: bad options, a folder that already holds a bench (without ``resume``), a
+            ``resume`` folder that is not a bench folder, or fewer than one worker.
         KeyboardInterrupt: passed on after every open run is closed as interrupted.
+        RuntimeError: a worker process failed.
     """
     from spectool_app.bench_report import write_outputs
 
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive number of processes, got {workers!r}")
     folder = Path(resume) if resume is not None else Path(options.out) / date.today().isoformat()
     plan = load_plan(folder) if resume is not None else None
     if plan is None:
@@ -523,19 +633,20 @@ def run_bench(options: BenchOptions = BenchOptions(), models: Optional[dict[str,
         if (folder / PLAN_NAME).exists():
             raise ValueError(f"{folder} already holds a bench; continue it with --resume {folder} "
                              "or choose another --out")
-    if models is None:
+    given = models
+    if models is None and (plan is None or workers == 1):  # a new plan probes the verifiers with them
         from spectool_app.runner import load_models
 
         models = load_models(plan.options.get("preset") if plan is not None else options.preset)
     if plan is None:
         plan = make_plan(options, models, calibration)
         save_plan(folder, plan)
+    _close_torn_line(folder)  # a sitting killed mid-write (SIGKILL) left half a line
     started = time.perf_counter()
-    session = _Session(folder, plan, models, progress)
-    try:
-        session.warm_up()
-        session.run_tasks()
-    finally:
-        session.close()
+    if workers == 1:
+        _sit(folder, plan, models, progress)
+    else:
+        _run_workers(folder, workers, progress, given)
+        plan = load_plan(folder)  # with the failures the workers recorded
     write_outputs(folder, plan, read_log(folder), session_s=time.perf_counter() - started)
     return folder

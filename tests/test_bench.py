@@ -12,7 +12,7 @@ from db.queries import list_runs
 from models.base import format_reply, make_proposal
 from spectool_app.actions import Answer, Blocked, ToolCall
 from spectool_app.bench import (BASELINE, DB_NAME, LOG_NAME, WARMUP_TASK_SET, BenchConfig, BenchOptions, BenchPlan,
-                                _append, _close_torn_line, config_keys, expand_task_sets, load_plan, read_log, rotated,
+                                _append, _close_torn_line, config_keys, db_name, expand_task_sets, load_plan, read_log, rotated,
                                 run_bench, save_plan, select_tasks)
 from spectool_app.bench_report import METRIC_KEYS, speedup_with_interval
 from spectool_app.tasks import load_task_set
@@ -121,7 +121,7 @@ def test_results_json_layout_and_metric_keys(synthetic_bench):
 
 def test_configurations_interleave_task_major_with_rotation(synthetic_bench):
     folder, tasks = synthetic_bench
-    log = sorted(read_log(folder), key=lambda r: r["order"])
+    log = read_log(folder)  # in the order the records were written
     t, d, s = BASELINE, "draft_only/none", "speculative/always"
     # target_likelihood failed in the warm-up, so it drops out of the rotation of [t, d, s, target_likelihood]
     assert [(r["task_id"], r["config"]) for r in log] == [
@@ -167,11 +167,50 @@ def test_resume_skips_finished_pairs(tmp_path):
     run_bench(resume=folder, models=_models(tasks), progress=False)
     log = read_log(folder)
     assert (folder / LOG_NAME).read_text().startswith(first)  # finished pairs kept as they were
-    assert [(r["order"], r["task_id"], r["config"]) for r in log[4:]] == [
-        (4, tasks[2].id, BASELINE), (5, tasks[2].id, "draft_only/none")]
+    assert [(r["task_id"], r["config"]) for r in log[4:]] == [(tasks[2].id, BASELINE), (tasks[2].id, "draft_only/none")]
     runs = list_runs(open_store(f"sqlite:///{folder / DB_NAME}"))
     assert sorted(r["status"] for r in runs) == ["done", "done", "interrupted", "interrupted"]
     assert json.loads((folder / "results.json").read_text())["synthetic"][BASELINE]["episodes"] == 3
+
+
+def test_two_workers_share_the_tasks_and_one_log(tmp_path):
+    tasks = select_tasks("synthetic", size=4)
+    options = BenchOptions(out=str(tmp_path), task_sets=("synthetic",), modes=("draft_only",), limit=4)
+    folder = run_bench(options, models=_models(tasks), progress=False, workers=2,
+                       calibration=ROOT / "no-such-file.json")
+    order = load_plan(folder).task_ids["synthetic"]
+    log = read_log(folder)
+    # every (task, configuration) pair once; each task wholly in one worker, every second task in each
+    assert sorted((r["task_id"], r["config"]) for r in log) == sorted(
+        (t, k) for t in order for k in (BASELINE, "draft_only/none"))
+    workers = {(r["task_id"], r["worker"]) for r in log}
+    assert sorted(workers) == sorted((t, i % 2) for i, t in enumerate(order))
+    assert {r["workers"] for r in log} == {2}
+    for worker in (0, 1):
+        runs = list_runs(open_store(f"sqlite:///{folder / db_name(worker, 2)}"))
+        assert sorted(r["status"] for r in runs) == ["done", "done"]
+    results = json.loads((folder / "results.json").read_text())
+    assert results["synthetic"][BASELINE]["episodes"] == 4 and results["config"]["workers"] == [2]
+
+
+def test_an_interrupted_worker_stops_the_bench_and_a_resume_finishes_it(tmp_path):
+    tasks = select_tasks("synthetic", size=4)
+    options = BenchOptions(out=str(tmp_path), task_sets=("synthetic",), modes=("draft_only",), limit=4)
+    with pytest.raises(KeyboardInterrupt):  # Ctrl-C inside worker 1, on its first task
+        run_bench(options, models=_models(tasks, interrupt_on=tasks[1].id),
+                  progress=False, workers=2, calibration=ROOT / "no-such-file.json")
+    folder = next(tmp_path.iterdir())
+    second = load_plan(folder).task_ids["synthetic"][1]
+    assert second == tasks[1].id
+    # the target is first asked about it in its target_only episode: worker 1 stopped there
+    assert (second, BASELINE) not in {(r["task_id"], r["config"]) for r in read_log(folder)}
+    assert not (folder / "results.json").exists()
+    with pytest.raises(ValueError, match="workers must be a positive number"):
+        run_bench(resume=folder, models=_models(tasks), progress=False, workers=0)
+    run_bench(resume=folder, models=_models(tasks), progress=False)  # one worker finishes what is left
+    log = read_log(folder)
+    assert len(log) == len({(r["task_id"], r["config"]) for r in log}) == 8
+    assert json.loads((folder / "results.json").read_text())["config"]["workers"] == [1, 2]
 
 
 def test_a_record_after_a_torn_line_is_kept(tmp_path):

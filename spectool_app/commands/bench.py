@@ -47,7 +47,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     options = BenchOptions(out=args.out, quick=args.quick, task_sets=_items(args.tasks) or tuple(TASK_SETS),
                            modes=_items(args.modes), limit=limit, sizes=sizes, seed=args.seed, preset=args.preset)
     try:
-        folder = run_bench(options, resume=args.resume, progress=not args.no_progress)
+        folder = run_bench(options, resume=args.resume, progress=not args.no_progress, workers=args.workers)
     except KeyboardInterrupt:
         from datetime import date
 
@@ -55,6 +55,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         print(f"\nbench interrupted; continue it with: python -m spectool_app bench --resume {where}",
               file=sys.stderr)
         return EXIT_INTERRUPTED
+    except RuntimeError as exc:  # a worker process failed; what finished is kept
+        print(f"bench: {exc}", file=sys.stderr)
+        return 1
     print(f"bench results in {folder}: results.json, report.md, episodes.jsonl, bench.db and plots")
     return 0
 
@@ -73,5 +76,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--resume", metavar="DIR", help="continue the interrupted bench in DIR")
     bench.add_argument("--preset", help="model preset (default: SPECTOOL_PRESET or embedded)")
     bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--workers", type=int, default=1,
+                       help="worker processes sharing the tasks (each with its own models and share of the cores); "
+                            "may differ between sittings")
     bench.add_argument("--no-progress", action="store_true", help="no progress bars")
     bench.set_defaults(handler=_cmd_bench)
