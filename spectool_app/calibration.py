@@ -223,8 +223,14 @@ def card_markdown(card: dict[str, Any]) -> str:
                   f"{training.get('total_params'):,} |",
                   f"| saved | {training.get('saved_bytes', 0) / 1e6:.1f} MB |",
                   f"| wall time | {training.get('wall_s')} s |"]
-    lines += ["", f"Produced by: `{card['command']}`", ""]
-    return "\n".join(lines)
+    lines += ["", f"Produced by: `{card['command']}`"]
+    earlier = training.get("init")
+    while earlier:  # trained further from an earlier verifier (train-verifier --init): its runs, newest first
+        lines += ["", f"Started from the verifier in `{earlier.get('from')}`: {earlier.get('steps')} steps, "
+                      f"{earlier.get('epochs')} epochs on {earlier.get('train_pairs')} pairs, "
+                      f"{earlier.get('wall_s')} s, by `{earlier.get('command') or '?'}`."]
+        earlier = earlier.get("init")
+    return "\n".join(lines + [""])
 
 
 def write_card(folder: str | Path, card: dict[str, Any]) -> Path:

@@ -160,3 +160,28 @@ def test_missing_verifier_folder_says_how_to_build_it(tmp_path):
 
     with pytest.raises(ModelUnavailableError, match="build-pairs.*train-verifier"):
         TrainedVerifier(str(tmp_path / "nothing"))
+
+
+def test_init_trains_an_existing_verifier_further_and_keeps_its_lineage(pair_files, tmp_path):
+    first = config_for(pair_files, tmp_path / "first", max_steps=3, learning_rate=5e-3)
+    train_verifier(first)
+    texts = pair_texts(rows(1))
+    trained = TrainedVerifier(str(tmp_path / "first")).score_texts(texts)
+    # a near-zero learning rate: the run must start from the first verifier's adapter and head, not a fresh one
+    again = config_for(pair_files, tmp_path / "again", max_steps=1, learning_rate=1e-12,
+                       init_dir=str(tmp_path / "first"), command="pytest --init")
+    summary = train_verifier(again)
+    assert TrainedVerifier(str(tmp_path / "again")).score_texts(texts) == pytest.approx(trained, abs=1e-4)
+    fresh = fit_verifier(replace(again, init_dir=None)).scorer(again.max_length).scores(texts)
+    assert fresh != pytest.approx(trained, abs=1e-3)  # so the equality above is not what any start gives
+    assert summary["init"]["steps"] == 3 and summary["init"]["command"] == "pytest"
+    card = (tmp_path / "again" / "README.md").read_text()
+    assert "Produced by: `pytest --init`" in card and "Started from the verifier in" in card and "3 steps" in card
+
+
+def test_init_refuses_a_folder_without_a_matching_verifier(pair_files, tmp_path):
+    train_verifier(config_for(pair_files, tmp_path / "lora", max_steps=1, dev_file=None))
+    with pytest.raises(ValueError, match=r"this run trains .*'weights': 'full'"):
+        fit_verifier(config_for(pair_files, tmp_path / "x", full_finetune=True, init_dir=str(tmp_path / "lora")))
+    with pytest.raises(ValueError, match="no trained verifier there"):
+        fit_verifier(config_for(pair_files, tmp_path / "y", init_dir=str(tmp_path / "empty")))

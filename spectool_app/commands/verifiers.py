@@ -87,7 +87,7 @@ def _cmd_train_verifier(args: argparse.Namespace) -> int:
                  "out_dir": args.out, "base": args.base, "full_finetune": args.full, "epochs": args.epochs,
                  "batch_size": args.batch_size, "learning_rate": args.lr, "lora_r": args.lora_r,
                  "max_pairs": args.max_pairs, "max_steps": args.max_steps, "max_far": args.max_far,
-                 "seed": args.seed, "command": _command(args)}
+                 "seed": args.seed, "command": _command(args), "init_dir": args.init}
     summary = train_verifier(VerifierTrainConfig(**{k: v for k, v in overrides.items() if v is not None}))
     print(json.dumps(summary, sort_keys=True) if args.json else json.dumps(summary, indent=2, sort_keys=True))
     return 0
@@ -110,6 +110,8 @@ def _add_train_verifier(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--max-steps", type=int, help="stop after this many optimiser steps")
     train.add_argument("--max-far", type=float, default=0.02, help="calibration target false-accept rate")
     train.add_argument("--out", default="models/verifier", help="the verifier folder")
+    train.add_argument("--init", metavar="DIR", help="train this verifier further instead of starting from the base "
+                                                     "(same kind, base and weights; e.g. models/verifier)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--json", action="store_true")
     train.set_defaults(handler=_cmd_train_verifier)

@@ -14,7 +14,10 @@ Two model kinds read the same (context, draft) text pair (``pairs.pair_texts``):
 The transformers ``Trainer`` runs the loop (seeded, progress bars, CUDA when present).
 After training, the verifier is calibrated on the dev pairs and its card written (see
 ``calibration``). ``--extra`` adds human-labelled pairs exported by the app
-(``db.queries.export_pairs``). This module knows nothing about the loop or the store.
+(``db.queries.export_pairs``); ``--init DIR`` trains an existing verifier further (its adapter
+or weights are the start, e.g. to fold in new labels without a full retrain), and the card
+keeps the earlier run's training beside the new one. This module knows nothing about the loop
+or the store.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ class VerifierTrainConfig:
     latency_pairs: int = 50  # dev pairs timed one at a time for the card
     seed: int = 0  # data order, LoRA and head initialisation
     command: str = ""  # recorded in the card
+    init_dir: Optional[str] = None  # a trained verifier folder to train further (None: start from the base)
 
 
 def model_kind(base: str) -> str:
@@ -158,6 +162,44 @@ def training_rows(config: VerifierTrainConfig) -> list[dict[str, Any]]:
     return rows
 
 
+def init_lineage(config: VerifierTrainConfig, kind: str) -> Optional[dict[str, Any]]:
+    """Check that ``config.init_dir`` holds a verifier this run can train further; its training record.
+
+    Raises:
+        ValueError: the folder holds no verifier, or one of another kind, base or weight format.
+    """
+    if not config.init_dir:
+        return None
+    folder = Path(config.init_dir)
+    try:
+        settings = json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"--init {folder}: no trained verifier there ({CONFIG_NAME} unreadable: {exc})") from None
+    wanted = {"kind": kind, "base": config.base, "weights": "full" if config.full_finetune else "lora"}
+    differ = {k: settings.get(k) for k, v in wanted.items() if settings.get(k) != v}
+    if differ:
+        raise ValueError(f"--init {folder}: its verifier has {differ}, this run trains {wanted}; "
+                         "give a verifier of the same kind, base and weights")
+    try:
+        card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        card = {}
+    earlier = card.get("training") or {}
+    return {"from": _shown(folder), "command": card.get("command", ""),
+            **{k: earlier[k] for k in ("steps", "train_pairs", "train_loss", "wall_s", "init") if k in earlier},
+            "epochs": (earlier.get("config") or {}).get("epochs")}
+
+
+def _lora(model: Any, config: VerifierTrainConfig, task_type: str, targets: Any) -> Any:
+    """``model`` with a fresh LoRA adapter, or with ``config.init_dir``'s adapter, trainable."""
+    from peft import LoraConfig, PeftModel, get_peft_model
+
+    if config.init_dir:
+        return PeftModel.from_pretrained(model, config.init_dir, is_trainable=True)
+    return get_peft_model(model, LoraConfig(task_type=task_type, r=config.lora_r, lora_alpha=config.lora_alpha,
+                                            lora_dropout=config.lora_dropout, target_modules=targets))
+
+
 def _cross_encoder(config: VerifierTrainConfig, texts: list[tuple[str, str]], labels: list[int]) -> tuple:
     """(model, tokenizer, dataset, collator) for the sequence-classifier path."""
     from datasets import Dataset
@@ -167,14 +209,13 @@ def _cross_encoder(config: VerifierTrainConfig, texts: list[tuple[str, str]], la
 
     base, local = resolve_base(config.base), not downloads_allowed()
     tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=local)
-    model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=2, local_files_only=local)
-    if not config.full_finetune:
-        from peft import LoraConfig, TaskType, get_peft_model
-
+    weights = config.init_dir if config.init_dir and config.full_finetune else base
+    model = AutoModelForSequenceClassification.from_pretrained(weights, num_labels=2, local_files_only=local)
+    if config.full_finetune:
+        model.float()  # a saved full verifier is float16
+    else:
         targets = BERT_LINEARS if model.config.model_type == "bert" else "all-linear"
-        lora = LoraConfig(task_type=TaskType.SEQ_CLS, r=config.lora_r, lora_alpha=config.lora_alpha,
-                          lora_dropout=config.lora_dropout, target_modules=targets)  # the head is trained in full
-        model = get_peft_model(model, lora)
+        model = _lora(model, config, "SEQ_CLS", targets)  # the head is trained in full
     data = Dataset.from_dict({"context": [c for c, _ in texts], "draft": [d for _, d in texts], "labels": labels})
     def encode(batch: dict[str, list]) -> Any:
         return tokenizer(batch["context"], batch["draft"], truncation="longest_first", max_length=config.max_length)
@@ -209,7 +250,6 @@ def _causal_collator(pad_id: int):
 def _causal_lm(config: VerifierTrainConfig, texts: list[tuple[str, str]], labels: list[int]) -> tuple:
     """(model, tokenizer, dataset, collator) for the causal-LM SFT path (loss on the reply only)."""
     from datasets import Dataset
-    from peft import LoraConfig, TaskType, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from models.transformers_chat import downloads_allowed, resolve_device, resolve_dtype
@@ -220,9 +260,7 @@ def _causal_lm(config: VerifierTrainConfig, texts: list[tuple[str, str]], labels
         tokenizer.pad_token = tokenizer.eos_token
     dtype = resolve_dtype(None, resolve_device(None))
     model = AutoModelForCausalLM.from_pretrained(base, local_files_only=local, dtype=dtype)
-    lora = LoraConfig(task_type=TaskType.CAUSAL_LM, r=config.lora_r, lora_alpha=config.lora_alpha,
-                      lora_dropout=config.lora_dropout, target_modules="all-linear")
-    model = get_peft_model(model, lora)
+    model = _lora(model, config, "CAUSAL_LM", "all-linear")
     replies, end = answer_ids(tokenizer), _end_of_turn(tokenizer)
     ids, targets = [], []
     for (context, draft), label in zip(texts, labels):
@@ -303,6 +341,7 @@ def fit_verifier(config: VerifierTrainConfig) -> FitResult:
     started = time.perf_counter()
     set_seed(config.seed)
     kind = model_kind(config.base)
+    lineage = init_lineage(config, kind)  # checked before the long part starts
     rows = training_rows(config)
     texts, labels = pair_texts(rows), [int(r["label"]) for r in rows]
     build = _cross_encoder if kind == "cross_encoder" else _causal_lm
@@ -316,8 +355,10 @@ def fit_verifier(config: VerifierTrainConfig) -> FitResult:
         "extra_pairs": sum(r["kind"] == "human" for r in rows), "steps": int(result.global_step),
         "train_loss": round(float(result.training_loss), 4), "wall_s": round(time.perf_counter() - started, 1),
         "trainable_params": trainable, "total_params": total, "train_file": _shown(config.train_file),
+        **({"init": lineage} if lineage else {}),
         "config": {k: v for k, v in asdict(config).items() if k not in ("train_file", "dev_file", "extra_files",
-                                                                        "out_dir", "work_dir", "command")},
+                                                                        "out_dir", "work_dir", "command",
+                                                                        "init_dir")},
     }
     return FitResult(model.eval(), tokenizer, kind, summary)
 
