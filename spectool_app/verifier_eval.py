@@ -253,10 +253,43 @@ def evaluate_verifiers(models: dict[str, Any], options: VerifierEvalOptions = Ve
         report["prompt_critic"]["note"] = ("zero-shot critic on " + str(getattr(target, "name", "the target")) +
                                            "; meaningful only for instruction-tuned models (qwen3 preset)")
     report["setup"] = {"test_pairs": len(rows), "dev_pairs": len(dev_rows), "latency_pairs": len(timed),
+                       "test_digest": pairs_digest(rows), "dev_digest": pairs_digest(dev_rows),
                        "target_ms_per_step": target_ms, "calibrated_on_dev": dev is not None,
                        "max_far": options.max_far, "drafter": getattr(models["drafter"], "name", "?"),
                        "target": getattr(target, "name", "?"), "seed": options.seed}
     return report
+
+
+def pairs_digest(rows: Sequence[dict[str, Any]]) -> str:
+    """A short fingerprint of which pairs were judged, with which labels (same sample, same digest)."""
+    import hashlib
+
+    text = "\n".join(sorted(f"{r.get('id')}\t{r.get('label')}\t{r.get('draft')}" for r in rows))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+SAME_SETUP = ("test_digest", "dev_digest", "calibrated_on_dev", "max_far", "drafter", "target", "seed")
+
+
+def merge_reports(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``old`` with the kinds of ``new`` replaced or added: re-measure a few kinds (a retrained
+    verifier) without re-running the expensive ones. Each kind keeps its own latency ratio (to the
+    target step its run measured); the setup's command becomes both commands, in order.
+
+    Raises:
+        ValueError: the two runs judged different pairs or calibrated differently (naming what differs).
+    """
+    before, after = old.get("setup", {}), new.get("setup", {})
+    differ = [k for k in SAME_SETUP if before.get(k) != after.get(k)]
+    if differ:
+        shown = ", ".join(f"{k}: {before.get(k)!r} vs {after.get(k)!r}" for k in differ)
+        raise ValueError(f"cannot update: the earlier report was measured differently ({shown}); "
+                         "run every kind again without --update")
+    merged = {**old, **{k: v for k, v in new.items() if k != "setup"}}
+    commands = [c for c in (before.get("command"), after.get("command")) if c]
+    merged["setup"] = {**before, "command": " && ".join(commands),
+                       "updated_kinds": sorted({*before.get("updated_kinds", ()), *(k for k in new if k != "setup")})}
+    return merged
 
 
 def _fmt(value: Any, pct: bool = False) -> str:
@@ -289,6 +322,9 @@ def markdown_table(report: dict[str, Any]) -> str:
     setup = report.get("setup", {})
     lines += ["", f"{setup.get('test_pairs')} test pairs; latency over {setup.get('latency_pairs')} pairs; "
               f"one target step = {_fmt(setup.get('target_ms_per_step'))} ms."]
+    if setup.get("updated_kinds"):
+        lines += [f"- re-measured by the later command on the same pairs: {', '.join(setup['updated_kinds'])} "
+                  "(each kind's latency is relative to the target step its own run timed)"]
     lines += [f"- {kind}: {entry['note']}" for kind, entry in report.items() if kind != "setup" and "note" in entry]
     return "\n".join(lines) + "\n"
 

@@ -15,6 +15,7 @@ from spectool_app.verifier_eval import (
     VerifierEvalOptions,
     evaluate_verifiers,
     markdown_table,
+    merge_reports,
     sample_rows,
     write_results,
 )
@@ -109,6 +110,27 @@ def test_missing_trained_verifier_is_reported_not_fatal(setup, monkeypatch, tmp_
         evaluate_verifiers(setup["models"], VerifierEvalOptions(kinds=("oracle",)), progress=False)
 
 
+def test_update_replaces_only_the_kinds_measured_again(setup, monkeypatch):
+    monkeypatch.setenv("SPECTOOL_VERIFIER_DIR", str(setup["verifier_dir"]))
+    options = VerifierEvalOptions(test_file=str(setup["test_file"]), kinds=("always", "never"), latency_pairs=1)
+    first = evaluate_verifiers(setup["models"], options, progress=False)
+    first["setup"]["command"] = "first"
+    again = evaluate_verifiers(setup["models"], VerifierEvalOptions(**{**options.__dict__, "kinds": ("never",)}),
+                               progress=False)
+    again["setup"]["command"], again["never"]["marker"] = "second", True
+    merged = merge_reports(first, again)
+    assert merged["always"] == first["always"] and merged["never"]["marker"]
+    assert merged["setup"]["command"] == "first && second" and merged["setup"]["updated_kinds"] == ["never"]
+    assert "re-measured by the later command on the same pairs: never" in markdown_table(merged)
+    # other pairs (one fewer) or another calibration cannot be merged
+    fewer = evaluate_verifiers(setup["models"], VerifierEvalOptions(**{**options.__dict__, "max_pairs": 3}),
+                               progress=False)
+    with pytest.raises(ValueError, match="cannot update: .*test_digest"):
+        merge_reports(first, fewer)
+    with pytest.raises(ValueError, match="max_far: 0.02 vs 0.1"):
+        merge_reports(first, {**again, "setup": {**again["setup"], "max_far": 0.1}})
+
+
 def test_sample_rows_keeps_every_source():
     rows = [{"source": "bfcl", "i": i} for i in range(80)] + [{"source": "safety", "i": i} for i in range(20)]
     picked = sample_rows(rows, 10, seed=0)
@@ -120,8 +142,10 @@ def test_sample_rows_keeps_every_source():
     assert len(picked) == 15 and [r for r in picked if r.get("kind") == "unsafe"] == unsafe
 
 
-def test_cli_rejects_unknown_kinds_and_label_modes():
+def test_cli_rejects_unknown_kinds_and_label_modes(tmp_path):
     result = run_cli("eval-verifiers", "--kinds", "always,oracle")
     assert result.returncode == 2 and "unknown verifier kind(s) ['oracle']; valid verifier kinds: always" in result.stderr
     result = run_cli("build-pairs", "--label", "human")
     assert result.returncode == 2 and "unknown --label 'human'; valid modes: gold, target" in result.stderr
+    result = run_cli("eval-verifiers", "--update", "--out", str(tmp_path))
+    assert result.returncode == 2 and "--update needs an earlier report at" in result.stderr

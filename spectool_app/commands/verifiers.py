@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+from pathlib import Path
 import sys
 
 from spectool_app.cli import UsageError, comma_list
@@ -30,8 +31,6 @@ def _splits(text: str) -> list[str]:
 
 
 def _cmd_build_pairs(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from spectool_app.pairs import LABEL_MODES, PairOptions, build_pairs, class_balance, write_pairs
 
     if args.label not in LABEL_MODES:
@@ -139,16 +138,28 @@ def _add_calibrate(commands: argparse._SubParsersAction) -> None:
     calibrate.set_defaults(handler=_cmd_calibrate)
 
 
+def _previous_report(path: Path) -> dict:
+    """The report ``--update`` merges into (checked before any model loads)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UsageError(f"--update needs an earlier report at {path} ({exc}); run without --update first") from None
+
+
 def _cmd_eval_verifiers(args: argparse.Namespace) -> int:
-    from spectool_app.verifier_eval import VerifierEvalOptions, evaluate_verifiers, markdown_table, write_results
+    from spectool_app.verifier_eval import (VerifierEvalOptions, evaluate_verifiers, markdown_table, merge_reports,
+                                            write_results)
     from spectool_app.verifiers import VERIFIER_KINDS
 
     kinds = comma_list(args.kinds, tuple(VERIFIER_KINDS), "verifier kind") if args.kinds else tuple(VERIFIER_KINDS)
     options = VerifierEvalOptions(test_file=args.test, dev_file=args.dev, kinds=kinds, max_pairs=args.max_pairs,
                                   latency_pairs=args.latency_pairs, seed=args.seed)
+    previous = _previous_report(Path(args.out) / "verifiers.json") if args.update else None
     models = {"drafter": _load_role("drafter", args.preset), "target": _load_role("target", args.preset)}
     report = evaluate_verifiers(models, options)
     report["setup"]["command"] = _command(args)
+    if previous is not None:
+        report = merge_reports(previous, report)
     paths = write_results(report, args.out)
     print(json.dumps(report, sort_keys=True) if args.json else markdown_table(report))
     print("wrote " + ", ".join(str(p) for p in paths.values()), file=sys.stderr)
@@ -163,6 +174,8 @@ def _add_eval_verifiers(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--max-pairs", type=int, help="a seeded sample of pairs, same share per source")
     evaluate.add_argument("--latency-pairs", type=int, default=30)
     evaluate.add_argument("--out", default="results/verifiers")
+    evaluate.add_argument("--update", action="store_true",
+                          help="replace only these kinds in OUT/verifiers.json (same pairs and calibration)")
     evaluate.add_argument("--preset", help="model preset (default: SPECTOOL_PRESET or embedded)")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--json", action="store_true", help="print the report as one JSON object")
