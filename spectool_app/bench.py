@@ -10,8 +10,8 @@ one episode at a time, so the app can inspect every step. One JSON line per fini
 (task set, task, configuration) goes to ``<folder>/episodes.jsonl``; ``--resume`` skips those.
 
 ``--workers N`` runs N worker processes (spawned, each with its own models, its own share of
-torch threads and its own ``bench-w<i>.db``); worker ``i`` takes every N-th task of the
-task-major order, so each task still runs through every configuration in one process, and
+torch threads and its own ``bench-w<i>.db``); worker ``i`` takes every N-th of the tasks left,
+in task-major order, so each task still runs through every configuration in one process, and
 the speedup (a per-task ratio) compares configurations under the same load. Records and plan
 updates go through a lock on the log, so the workers share one ``episodes.jsonl``.
 
@@ -463,11 +463,12 @@ class _Session:
         self.folder, self.plan, self.progress = folder, plan, progress  # where, what, whether to show bars
         self.worker, self.workers = worker, workers  # this worker's index and how many share the bench
         self.tasks, self.warmup = _plan_tasks(plan)  # task set -> tasks (all of them); the warm-up task
-        ordered = [(n, t.id) for n, ts in self.tasks.items() for t in ts]
-        self.mine = set(ordered[worker::workers])  # (task set, task id) this worker runs
         records = read_log(folder)
         self.done = {(r["task_set"], r["task_id"], r["config"]) for r in records}  # finished pairs
         active = [c for c in plan.configs if c.key not in plan.skipped]
+        unfinished = [(n, t.id) for n, ts in self.tasks.items() for t in ts
+                      if any((n, t.id, c.key) not in self.done for c in active)]
+        self.mine = set(unfinished[worker::workers])  # (task set, task id) this worker runs: every N-th one left
         self.todo = {c.key: [t for n, ts in self.tasks.items() for t in ts
                              if (n, t.id) in self.mine and (n, t.id, c.key) not in self.done]
                      for c in active}  # configuration -> tasks still to run

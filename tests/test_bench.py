@@ -207,10 +207,15 @@ def test_an_interrupted_worker_stops_the_bench_and_a_resume_finishes_it(tmp_path
     assert not (folder / "results.json").exists()
     with pytest.raises(ValueError, match="workers must be a positive number"):
         run_bench(resume=folder, models=_models(tasks), progress=False, workers=0)
-    run_bench(resume=folder, models=_models(tasks), progress=False)  # one worker finishes what is left
+    before = len(read_log(folder))
+    run_bench(resume=folder, models=_models(tasks), progress=False, workers=2)
     log = read_log(folder)
     assert len(log) == len({(r["task_id"], r["config"]) for r in log}) == 8
-    assert json.loads((folder / "results.json").read_text())["config"]["workers"] == [1, 2]
+    # worker 0 had finished its tasks (0 and 2): the two left are shared out again, one each
+    assert sorted({(r["task_id"], r["worker"]) for r in log[before:]}) == sorted([(tasks[1].id, 0), (tasks[3].id, 1)])
+    run_bench(resume=folder, models=_models(tasks), progress=False)  # nothing left: only the outputs again
+    assert len(read_log(folder)) == 8
+    assert json.loads((folder / "results.json").read_text())["config"]["workers"] == [2]
 
 
 def test_a_record_after_a_torn_line_is_kept(tmp_path):
