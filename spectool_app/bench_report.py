@@ -315,7 +315,8 @@ def results_document(plan: Any, records: list[dict[str, Any]], session_s: float)
                                  for c in plan.configs},
               "skipped": dict(plan.skipped), "models": plan.models, "started": plan.started,
               "episodes_logged": len(records),
-              "workers": sorted({r.get("workers", 1) for r in records}),  # processes per sitting, as logged "episode_seconds": sum(r["wall_s"] for r in records),
+              "workers": sorted({r.get("workers", 1) for r in records}),  # processes per sitting, as logged
+              "episode_seconds": sum(r["wall_s"] for r in records),
               "last_session_s": session_s, "targets": check_targets(tables),
               "full_counts": dict(getattr(plan, "full_counts", None) or {}),
               "full_run_estimate_s": full_run_estimate(records, plan)}

@@ -105,6 +105,7 @@ def test_results_json_layout_and_metric_keys(synthetic_bench):
     assert table["speculative/always"]["threshold"] == 0.5
     assert table[BASELINE]["unsafe_avoidance"] is None  # not a safety set
     assert data["config"]["configurations"]["speculative/always"]["threshold_source"] == "default 0.5"
+    assert data["config"]["episode_seconds"] > 0 and data["config"]["workers"] == [1]  # one process, every episode timed
     # the full-run estimate: measured seconds per task (all configurations) x the whole set's size
     config = data["config"]
     full = len(select_tasks("synthetic"))
