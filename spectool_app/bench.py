@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 from spectool_app.bench_report import BASELINE, NO_VERIFIER, EpisodeCollector
-from spectool_app.config import PROJECT_ROOT
+from spectool_app.config import EXIT_INTERRUPTED, PROJECT_ROOT
 from spectool_app.events import EpisodeDone, EpisodeStarted
 from spectool_app.loop import MODES
 from spectool_app.tasks import Task, load_task_set
@@ -49,7 +49,6 @@ try:
 except ImportError:  # Windows: a single worker needs no lock
     fcntl = None  # type: ignore[assignment]
 
-EXIT_INTERRUPTED = 130  # a worker stopped by Ctrl-C (the shell's code for it)
 DEFAULT_THRESHOLD = 0.5  # for kinds without a calibrated threshold
 CALIBRATION_FILE = PROJECT_ROOT / "results" / "verifiers" / "verifiers.json"  # from eval-verifiers
 WARMUP_TASK_SET = "synthetic:dev"  # the warm-up task comes from here (never a scored split)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+EXIT_INTERRUPTED = 130  # exit code of a command or bench worker stopped by Ctrl-C (the shell's code for it)
 
 
 def _default_data_dir() -> Path:

@@ -174,7 +174,6 @@ def test_resume_skips_finished_pairs(tmp_path):
     assert json.loads((folder / "results.json").read_text())["synthetic"][BASELINE]["episodes"] == 3
 
 
-@pytest.mark.skip(reason="passes alone, fails in the full clean-clone CI run (only target_only records): unexplained, see the session-6 note; --workers is not yet trusted")
 def test_two_workers_share_the_tasks_and_one_log(tmp_path):
     tasks = select_tasks("synthetic", size=4)
     options = BenchOptions(out=str(tmp_path), task_sets=("synthetic",), modes=("draft_only",), limit=4)
@@ -184,7 +183,7 @@ def test_two_workers_share_the_tasks_and_one_log(tmp_path):
     log = read_log(folder)
     # every (task, configuration) pair once; each task wholly in one worker, every second task in each
     assert sorted((r["task_id"], r["config"]) for r in log) == sorted(
-        (t, k) for t in order for k in (BASELINE, "draft_only/none"))
+        (t, k) for t in order for k in (BASELINE, "draft_only/none")), f"skipped: {load_plan(folder).skipped}"
     workers = {(r["task_id"], r["worker"]) for r in log}
     assert sorted(workers) == sorted((t, i % 2) for i, t in enumerate(order))
     assert {r["workers"] for r in log} == {2}
@@ -195,13 +194,17 @@ def test_two_workers_share_the_tasks_and_one_log(tmp_path):
     assert results["synthetic"][BASELINE]["episodes"] == 4 and results["config"]["workers"] == [2]
 
 
-@pytest.mark.skip(reason="passes alone, fails in the full clean-clone CI run (only target_only records): unexplained, see the session-6 note; --workers is not yet trusted")
 def test_an_interrupted_worker_stops_the_bench_and_a_resume_finishes_it(tmp_path):
     tasks = select_tasks("synthetic", size=4)
     options = BenchOptions(out=str(tmp_path), task_sets=("synthetic",), modes=("draft_only",), limit=4)
-    with pytest.raises(KeyboardInterrupt):  # Ctrl-C inside worker 1, on its first task
+    try:  # Ctrl-C inside worker 1, on its first task
         run_bench(options, models=_models(tasks, interrupt_on=tasks[1].id),
                   progress=False, workers=2, calibration=ROOT / "no-such-file.json")
+    except KeyboardInterrupt:
+        pass
+    else:
+        folder = next(tmp_path.iterdir())
+        pytest.fail(f"no KeyboardInterrupt; skipped: {load_plan(folder).skipped}; log: {read_log(folder)}")
     folder = next(tmp_path.iterdir())
     second = load_plan(folder).task_ids["synthetic"][1]
     assert second == tasks[1].id

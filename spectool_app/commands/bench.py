@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from spectool_app.cli import UsageError
+from spectool_app.config import EXIT_INTERRUPTED
 
-EXIT_INTERRUPTED = 130  # the shell's code for a command stopped by Ctrl-C
 
 
 def _items(values: list[str] | None) -> tuple[str, ...]:

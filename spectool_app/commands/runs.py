@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
-EXIT_INTERRUPTED = 130  # the shell's code for a run stopped by Ctrl-C
+from spectool_app.config import EXIT_INTERRUPTED
+
 RECORDER_LIMIT_PCT = 2.0  # the recorder may add at most this share to a step
 
 
