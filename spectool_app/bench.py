@@ -559,8 +559,20 @@ def _sit(folder: Path, plan: BenchPlan, models: dict[str, Any], progress: bool,
         session.close()
 
 
+def sigterm_as_interrupt() -> None:
+    """Let SIGTERM (``kill``, a process manager) stop this process like Ctrl-C, so open runs end
+    ``interrupted`` and the log stays whole. Background jobs of a shell ignore SIGINT, so SIGTERM
+    is how they are stopped; a second SIGTERM during the clean-up is ignored."""
+    def _raise(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _raise)
+
+
 def _worker_main(folder: Path, worker: int, workers: int, progress: bool, models: Optional[dict[str, Any]]) -> None:
     """A spawned worker: loads the plan's models (unless given) on its share of the cores, then sits."""
+    sigterm_as_interrupt()
     plan = load_plan(folder)
     if models is None:
         import torch
@@ -591,14 +603,14 @@ def _run_workers(folder: Path, workers: int, progress: bool, models: Optional[di
     try:
         for proc in procs:
             proc.join()
-    except KeyboardInterrupt:  # a terminal's Ctrl-C reaches the workers too; a signal to this process alone does not
+    except KeyboardInterrupt:  # a terminal's Ctrl-C or a kill of the group reaches the workers too; one to this process alone does not
         for proc in procs:
             proc.join(timeout=5)
             if proc.is_alive():
-                os.kill(proc.pid, signal.SIGINT)
+                proc.terminate()  # SIGTERM: the worker closes its runs (SIGINT may be ignored in a background job)
             proc.join(timeout=60)
             if proc.is_alive():
-                proc.terminate()
+                proc.kill()
         raise
     if any(proc.exitcode == EXIT_INTERRUPTED for proc in procs):
         raise KeyboardInterrupt

@@ -364,6 +364,42 @@ def test_cli_bench_on_tiny_models(tmp_path):
     assert table[BASELINE]["episodes"] == 2
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigterm_stops_the_bench_like_ctrl_c(tmp_path, workers):
+    """``kill PID`` (how a background bench is stopped) leaves no run open and a bench that resumes."""
+    import os
+    import signal
+    import time
+
+    from tests.tiny_models import tiny_model_env
+
+    env = {**os.environ, **tiny_model_env(tmp_path / "tiny"), "SPECTOOL_VERIFIER_DIR": str(tmp_path / "none")}
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "spectool_app", "bench", "--tasks", "synthetic", "--limit", "10",
+                             "--modes", "draft_only", "--out", str(out), "--no-progress", "--workers", str(workers)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any(out.glob(f"*/{LOG_NAME}")) and read_log(next(out.iterdir())):
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, f"the bench ended before it could be stopped: {proc.communicate()[1][-2000:]}"
+    os.killpg(proc.pid, signal.SIGTERM)  # the whole group, as `kill -- -PGID` does
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr[-2000:]
+    assert "continue it with: python -m spectool_app bench --resume" in stderr
+    folder = next(out.iterdir())
+    assert not (folder / "results.json").exists()
+    statuses = [r["status"] for w in range(workers) for r in list_runs(open_store(f"sqlite:///{folder / db_name(w, workers)}"))]
+    assert statuses and set(statuses) <= {"done", "interrupted"}, statuses  # none left "running"
+    finished = len(read_log(folder))
+    assert 1 <= finished < 20
+    done = run_cli("bench", "--resume", str(folder), "--no-progress", "--workers", str(workers), env=env, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(read_log(folder)) == 20  # 10 tasks x (target_only, draft_only), each once
+
+
 def test_readme_updater_fills_verifier_and_model_sections(tmp_path):
     verifiers = tmp_path / "verifiers.json"
     verifiers.write_text(json.dumps({

@@ -38,7 +38,7 @@ def _limits(items: tuple[str, ...]) -> tuple[int | None, dict[str, int]]:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from spectool_app.bench import TASK_SETS, BenchOptions, run_bench
+    from spectool_app.bench import TASK_SETS, BenchOptions, run_bench, sigterm_as_interrupt
 
     if args.resume and (args.tasks or args.modes or args.quick or args.limit or args.preset):
         raise UsageError("--resume continues a bench with the options it started with; "
@@ -46,6 +46,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     limit, sizes = _limits(_items(args.limit))
     options = BenchOptions(out=args.out, quick=args.quick, task_sets=_items(args.tasks) or tuple(TASK_SETS),
                            modes=_items(args.modes), limit=limit, sizes=sizes, seed=args.seed, preset=args.preset)
+    sigterm_as_interrupt()  # `kill PID` stops the bench as Ctrl-C does: resumable, no run left open
     try:
         folder = run_bench(options, resume=args.resume, progress=not args.no_progress, workers=args.workers)
     except KeyboardInterrupt:
