@@ -456,18 +456,16 @@ class _Session:
     """One sitting of a bench: the open runs, the finished pairs, the progress bar."""
 
     def __init__(self, folder: Path, plan: BenchPlan, models: dict[str, Any], progress: bool,
-                 worker: int = 0, workers: int = 1) -> None:
+                 worker: int = 0, workers: int = 1, mine: Optional[list[tuple[str, str]]] = None) -> None:
         from db.engine import open_store
 
         self.folder, self.plan, self.progress = folder, plan, progress  # where, what, whether to show bars
         self.worker, self.workers = worker, workers  # this worker's index and how many share the bench
         self.tasks, self.warmup = _plan_tasks(plan)  # task set -> tasks (all of them); the warm-up task
-        records = read_log(folder)
-        self.done = {(r["task_set"], r["task_id"], r["config"]) for r in records}  # finished pairs
+        self.done = {(r["task_set"], r["task_id"], r["config"]) for r in read_log(folder)}  # finished pairs
         active = [c for c in plan.configs if c.key not in plan.skipped]
-        unfinished = [(n, t.id) for n, ts in self.tasks.items() for t in ts
-                      if any((n, t.id, c.key) not in self.done for c in active)]
-        self.mine = set(unfinished[worker::workers])  # (task set, task id) this worker runs: every N-th one left
+        # (task set, task id) this worker runs: its share, handed out before any worker started
+        self.mine = set(share_tasks(folder, plan, 1)[0] if mine is None else mine)
         self.todo = {c.key: [t for n, ts in self.tasks.items() for t in ts
                              if (n, t.id) in self.mine and (n, t.id, c.key) not in self.done]
                      for c in active}  # configuration -> tasks still to run
@@ -548,10 +546,23 @@ class _Session:
             stream.close()
 
 
+def share_tasks(folder: Path, plan: BenchPlan, workers: int) -> list[list[tuple[str, str]]]:
+    """The unfinished (task set, task id) pairs dealt out to ``workers``: every N-th one, task-major.
+
+    Dealt once, before any worker starts: a worker that read the log itself would see the tasks
+    a quicker one had already finished, and the shares would shift (tasks run twice or not at all).
+    """
+    tasks, _ = _plan_tasks(plan)
+    done = {(r["task_set"], r["task_id"], r["config"]) for r in read_log(folder)}
+    active = [c for c in plan.configs if c.key not in plan.skipped]
+    unfinished = [(n, t.id) for n, ts in tasks.items() for t in ts if any((n, t.id, c.key) not in done for c in active)]
+    return [unfinished[worker::workers] for worker in range(workers)]
+
+
 def _sit(folder: Path, plan: BenchPlan, models: dict[str, Any], progress: bool,
-         worker: int = 0, workers: int = 1) -> None:
+         worker: int = 0, workers: int = 1, mine: Optional[list[tuple[str, str]]] = None) -> None:
     """One sitting of one worker: warm up, then its share of the tasks; open runs end interrupted."""
-    session = _Session(folder, plan, models, progress, worker, workers)
+    session = _Session(folder, plan, models, progress, worker, workers, mine)
     try:
         session.warm_up()
         session.run_tasks()
@@ -570,7 +581,8 @@ def sigterm_as_interrupt() -> None:
     signal.signal(signal.SIGTERM, _raise)
 
 
-def _worker_main(folder: Path, worker: int, workers: int, progress: bool, models: Optional[dict[str, Any]]) -> None:
+def _worker_main(folder: Path, worker: int, workers: int, progress: bool, models: Optional[dict[str, Any]],
+                 mine: list[tuple[str, str]]) -> None:
     """A spawned worker: loads the plan's models (unless given) on its share of the cores, then sits."""
     sigterm_as_interrupt()
     plan = load_plan(folder)
@@ -583,7 +595,7 @@ def _worker_main(folder: Path, worker: int, workers: int, progress: bool, models
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
         models = load_models(plan.options.get("preset"))
     try:
-        _sit(folder, plan, models, progress, worker, workers)
+        _sit(folder, plan, models, progress, worker, workers, mine)
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)
 
@@ -596,8 +608,9 @@ def _run_workers(folder: Path, workers: int, progress: bool, models: Optional[di
         RuntimeError: a worker failed, naming it and its exit code.
     """
     context = multiprocessing.get_context("spawn")  # no fork: torch's thread pools do not survive it
-    procs = [context.Process(target=_worker_main, args=(folder, i, workers, progress, models), name=f"bench-w{i}")
-             for i in range(workers)]
+    shares = share_tasks(folder, load_plan(folder), workers)
+    procs = [context.Process(target=_worker_main, args=(folder, i, workers, progress, models, shares[i]),
+                             name=f"bench-w{i}") for i in range(workers)]
     for proc in procs:
         proc.start()
     try:
