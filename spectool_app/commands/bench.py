@@ -15,7 +15,6 @@ from spectool_app.cli import UsageError
 from spectool_app.config import EXIT_INTERRUPTED
 
 
-
 def _items(values: list[str] | None) -> tuple[str, ...]:
     """Space- or comma-separated items, in order."""
     return tuple(item for value in values or () for item in value.split(",") if item)
