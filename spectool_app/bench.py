@@ -462,10 +462,10 @@ class _Session:
         self.folder, self.plan, self.progress = folder, plan, progress  # where, what, whether to show bars
         self.worker, self.workers = worker, workers  # this worker's index and how many share the bench
         self.tasks, self.warmup = _plan_tasks(plan)  # task set -> tasks (all of them); the warm-up task
-        self.done = {(r["task_set"], r["task_id"], r["config"]) for r in read_log(folder)}  # finished pairs
+        self.done = finished_pairs(folder)  # (task set, task id, configuration) already in the log
         active = [c for c in plan.configs if c.key not in plan.skipped]
-        # (task set, task id) this worker runs: its share, handed out before any worker started
-        self.mine = set(share_tasks(folder, plan, 1)[0] if mine is None else mine)
+        # (task set, task id) this sitting runs: all left, or the share the parent dealt before any worker started
+        self.mine = set(_unfinished(self.tasks, self.done, active) if mine is None else mine)
         self.todo = {c.key: [t for n, ts in self.tasks.items() for t in ts
                              if (n, t.id) in self.mine and (n, t.id, c.key) not in self.done]
                      for c in active}  # configuration -> tasks still to run
@@ -480,7 +480,8 @@ class _Session:
         """Drop a configuration that raised; the reason goes to the plan and the report."""
         reason = f"failed on {where}: {type(exc).__name__}: {exc}"
         print(f"bench: {key} {reason}", file=sys.stderr)
-        self.streams.pop(key).close()
+        self.streams[key].close()
+        del self.streams[key]  # after closing: a stop that lands during close() still finds it open
         with _locked_log(self.folder):  # other workers may record a failure at the same time
             saved = load_plan(self.folder)
             saved.skipped.setdefault(key, reason)
@@ -524,7 +525,8 @@ class _Session:
                 index += 1
         self.bar.close()
         for key in list(self.streams):
-            self.streams.pop(key).finish()
+            self.streams[key].finish()
+            del self.streams[key]  # after finishing: a stop that lands during finish() still closes it
 
     def _run_pair(self, name: str, task: Task, key: str) -> None:
         self.bar.set_postfix_str(key, refresh=False)
@@ -546,16 +548,25 @@ class _Session:
             stream.close()
 
 
+def finished_pairs(folder: Path) -> set[tuple[str, str, str]]:
+    """(task set, task id, configuration) of every record in ``folder``'s log."""
+    return {(r["task_set"], r["task_id"], r["config"]) for r in read_log(folder)}
+
+
+def _unfinished(tasks: dict[str, list[Task]], done: set[tuple[str, str, str]],
+                active: list[BenchConfig]) -> list[tuple[str, str]]:
+    """(task set, task id) of every task some active configuration has still to run, task-major."""
+    return [(n, t.id) for n, ts in tasks.items() for t in ts if any((n, t.id, c.key) not in done for c in active)]
+
+
 def share_tasks(folder: Path, plan: BenchPlan, workers: int) -> list[list[tuple[str, str]]]:
     """The unfinished (task set, task id) pairs dealt out to ``workers``: every N-th one, task-major.
 
     Dealt once, before any worker starts: a worker that read the log itself would see the tasks
     a quicker one had already finished, and the shares would shift (tasks run twice or not at all).
     """
-    tasks, _ = _plan_tasks(plan)
-    done = {(r["task_set"], r["task_id"], r["config"]) for r in read_log(folder)}
     active = [c for c in plan.configs if c.key not in plan.skipped]
-    unfinished = [(n, t.id) for n, ts in tasks.items() for t in ts if any((n, t.id, c.key) not in done for c in active)]
+    unfinished = _unfinished(_plan_tasks(plan)[0], finished_pairs(folder), active)
     return [unfinished[worker::workers] for worker in range(workers)]
 
 
