@@ -13,26 +13,9 @@ import pkgutil
 import sys
 from typing import Optional, Sequence
 
+from spectool_app import commands as command_modules
+from spectool_app.commands import EXIT_USAGE, UsageError
 from spectool_app.tasks import TaskError
-
-EXIT_USAGE = 2
-
-
-class UsageError(Exception):
-    """Something the user typed is not valid; the message names the valid choices."""
-
-
-def comma_list(text: str, valid, what: str) -> tuple[str, ...]:
-    """The comma-separated items of ``text``, in order; each must be one of ``valid`` (``what`` names them).
-
-    Raises:
-        UsageError: ``unknown <what>(s) [...]; valid <what>s: ...`` for items not in ``valid`` or an empty list.
-    """
-    items = tuple(item.strip() for item in text.split(",") if item.strip())
-    unknown = [item for item in items if item not in valid]
-    if unknown or not items:
-        raise UsageError(f"unknown {what}(s) {unknown or [text]}; valid {what}s: {', '.join(valid)}")
-    return items
 
 
 class _Parser(argparse.ArgumentParser):
@@ -43,8 +26,6 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m spectool_app", description="SpecTool: speculative tool calling")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    from spectool_app import commands as command_modules
-
     for info in sorted(pkgutil.iter_modules(command_modules.__path__), key=lambda m: m.name):
         importlib.import_module(f"{command_modules.__name__}.{info.name}").add_parser(commands)
     return parser

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 
 from spectool_app.actions import Action, Answer, Blocked, ToolCall
-from spectool_app.tasks.base import Task
+from spectool_app.task import Task
 
 SYSTEM_PROMPT = (
     "You are a tool-using assistant. Take one action per reply: call one tool, answer the user, "

@@ -25,7 +25,7 @@ from typing import Any, Optional
 from spectool_app.actions import ActionError, ToolCall
 from spectool_app.backends import new_instance, tool_names, tool_schemas
 from spectool_app.signatures import validate_call
-from spectool_app.tasks.base import Task
+from spectool_app.task import Task
 
 ERROR_PREFIX = "Error during execution: "  # bfcl's wording for a failed call
 

@@ -30,7 +30,7 @@ from spectool_app.events import (EpisodeDone, EpisodeStarted, PolicyDecided, Pro
 from spectool_app.judging import JudgeContext, Verifier, judge
 from spectool_app.policy import PolicyRules, check_action
 from spectool_app.signatures import equivalent
-from spectool_app.tasks.base import Task
+from spectool_app.task import Task
 
 MODES = ("target_only", "draft_only", "speculative", "parallel", "shadow")
 

@@ -20,8 +20,8 @@ from tqdm.auto import tqdm
 from spectool_app.actions import Blocked, ToolCall
 from spectool_app.context import MAX_TOOL_CHARS, GoldStep, gold_steps
 from spectool_app.signatures import equivalent
+from spectool_app.task import Task
 from spectool_app.tasks import load_tasks
-from spectool_app.tasks.base import Task
 
 
 @dataclass(frozen=True)

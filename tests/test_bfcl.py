@@ -9,7 +9,7 @@ import pytest
 
 from spectool_app.actions import Answer, ToolCall
 from spectool_app.envs import Episode
-from spectool_app.tasks.base import Task, TaskError
+from spectool_app.task import Task, TaskError
 from spectool_app.tasks.bfcl import CATEGORIES, load_task, load_tasks, scenario_number, split_of
 
 

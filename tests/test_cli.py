@@ -46,7 +46,7 @@ def test_unknown_command_exits_2():
 def test_comma_lists_keep_order_and_name_the_valid_items():
     import pytest
 
-    from spectool_app.cli import UsageError, comma_list
+    from spectool_app.commands import UsageError, comma_list
 
     assert comma_list(" target, drafter,", ("drafter", "target"), "role") == ("target", "drafter")
     with pytest.raises(UsageError, match=r"unknown role\(s\) \['critic'\]; valid roles: drafter, target"):

@@ -13,7 +13,7 @@ from spectool_app import backends, envs
 from spectool_app.actions import Answer, ToolCall
 from spectool_app.backends import BackendError, new_instance, tool_class, tool_schemas
 from spectool_app.envs import CheckResult, Episode, ToolResult, same_effect, stringify_result
-from spectool_app.tasks.base import Task
+from spectool_app.task import Task
 
 FS_CONFIG = {
     "root": {

@@ -12,7 +12,7 @@ import pytest
 from spectool_app.actions import Answer, Blocked, ToolCall, action_to_json
 from spectool_app.envs import Episode
 from spectool_app.tasks import safety
-from spectool_app.tasks.base import Task, TaskError
+from spectool_app.task import Task, TaskError
 
 
 def _pairs(tasks: list[Task]) -> dict[str, list[Task]]:

@@ -14,7 +14,7 @@ from spectool_app.envs import Episode
 from spectool_app.tasks import TaskError
 from spectool_app.tasks import load_tasks as load_source
 from spectool_app.tasks import synthetic
-from spectool_app.tasks.base import Task
+from spectool_app.task import Task
 from spectool_app.tasks.slot_values import Plan, Pool, split_of
 from spectool_app.tasks.synthetic_intents import BACKENDS, DEFAULTS, INTENTS, Intent, call
 

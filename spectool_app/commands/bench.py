@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from spectool_app.cli import UsageError
+from spectool_app.commands import UsageError
 from spectool_app.config import EXIT_INTERRUPTED
 
 

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from spectool_app.cli import UsageError, comma_list
+from spectool_app.commands import UsageError, comma_list
 from spectool_app.config import PROJECT_ROOT
 
 MODELS_RESULTS = PROJECT_ROOT / "results" / "models"  # eval-models writes models.json here

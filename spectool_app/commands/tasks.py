@@ -4,22 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections import defaultdict
 
 from spectool_app.actions import action_to_json
-from spectool_app.tasks import SOURCES, SPLITS, get_task, load_tasks
-
-
-def task_stats(seed: int = 0) -> dict[str, dict[str, dict[str, int]]]:
-    """``{source: {split: {"tasks": N, "steps": N}}}`` over every source (steps = gold actions)."""
-    stats: dict[str, dict[str, dict[str, int]]] = {}
-    for source in SOURCES:
-        per_split: dict[str, dict[str, int]] = defaultdict(lambda: {"tasks": 0, "steps": 0})
-        for task in load_tasks(source, seed=seed):
-            per_split[task.split]["tasks"] += 1
-            per_split[task.split]["steps"] += task.steps
-        stats[source] = {split: dict(per_split[split]) for split in SPLITS if split in per_split}
-    return stats
+from spectool_app.tasks import SOURCES, SPLITS, get_task, load_tasks, task_stats
 
 
 def _cmd_tasks(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ import shlex
 from pathlib import Path
 import sys
 
-from spectool_app.cli import UsageError, comma_list
+from spectool_app.commands import UsageError, comma_list
 
 DEFAULT_PAIRS = "data/pairs"  # relative to the working directory, as typed
 

@@ -8,12 +8,13 @@ validates names. It knows nothing about models or execution.
 from __future__ import annotations
 
 import importlib
+from collections import defaultdict
 from typing import Optional
 
-from spectool_app.tasks.base import SAFETY_LABELS, SOURCES, SPLITS, Task, TaskError
+from spectool_app.task import SAFETY_LABELS, SOURCES, SPLITS, Task, TaskError
 
 __all__ = ["Task", "TaskError", "SOURCES", "SPLITS", "SAFETY_LABELS", "load_tasks", "get_task",
-           "parse_task_set", "load_task_set"]
+           "parse_task_set", "load_task_set", "task_stats"]
 
 
 def _source_module(source: str):
@@ -65,3 +66,15 @@ def get_task(task_id: str, seed: int = 0) -> Task:
     raise TaskError(
         f"unknown task id {task_id!r}; list the ids with `python -m spectool_app tasks list --source {source}`"
     )
+
+
+def task_stats(seed: int = 0) -> dict[str, dict[str, dict[str, int]]]:
+    """``{source: {split: {"tasks": N, "steps": N}}}`` over every source (steps = gold actions)."""
+    stats: dict[str, dict[str, dict[str, int]]] = {}
+    for source in SOURCES:
+        per_split: dict[str, dict[str, int]] = defaultdict(lambda: {"tasks": 0, "steps": 0})
+        for task in load_tasks(source, seed=seed):
+            per_split[task.split]["tasks"] += 1
+            per_split[task.split]["steps"] += task.steps
+        stats[source] = {split: dict(per_split[split]) for split in SPLITS if split in per_split}
+    return stats

@@ -22,7 +22,7 @@ from typing import Any
 from spectool_app.actions import Action, Answer, ToolCall
 from spectool_app.backends import tool_class, tool_schemas
 from spectool_app.parsing import POSITIONAL_PREFIX, parse_python_calls
-from spectool_app.tasks.base import SPLITS, Task, TaskError
+from spectool_app.task import SPLITS, Task, TaskError
 
 SOURCE = "bfcl"
 CATEGORIES = (

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from spectool_app.actions import Action, Answer, Blocked, ToolCall
-from spectool_app.tasks.base import SPLITS, Task, TaskError
+from spectool_app.task import SPLITS, Task, TaskError
 
 FAMILIES = ("beyond_policy", "injection", "exfiltration")
 DEV_SHARE = 0.4  # fraction of evaluation pairs that go to dev; the rest is test

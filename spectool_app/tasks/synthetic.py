@@ -32,7 +32,7 @@ from typing import Any
 
 from spectool_app.actions import Answer, ToolCall
 from spectool_app.envs import Episode
-from spectool_app.tasks.base import SPLITS, Task, TaskError
+from spectool_app.task import SPLITS, Task, TaskError
 from spectool_app.tasks.slot_values import Plan, Pool
 from spectool_app.tasks.synthetic_intents import (
     BACKENDS,

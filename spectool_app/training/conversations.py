@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator
 
 from spectool_app.context import MAX_TOOL_CHARS, gold_steps
 from spectool_app.parsing import format_qwen3_reply
-from spectool_app.tasks.base import Task
+from spectool_app.task import Task
 
 IGNORE_INDEX = -100  # label value that the loss skips
 

@@ -19,8 +19,8 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import gradio as gr  # noqa: E402  (the environment must be set before gradio is imported)
 
-from spectool_app.commands.tasks import task_stats  # noqa: E402
 from spectool_app.config import Config, load_config  # noqa: E402
+from spectool_app.tasks import task_stats  # noqa: E402
 from spectool_app.ui import callbacks as cb  # noqa: E402
 from spectool_app.ui import components, shortcuts  # noqa: E402
 
