@@ -122,6 +122,10 @@ class BenchPlan:
     started: str = ""  # ISO time of the first start
     full_counts: dict[str, int] = field(default_factory=dict)  # task set -> tasks in the whole set
 
+    def active_configs(self) -> list[BenchConfig]:
+        """The configurations that still run: all of them but the skipped ones, in order."""
+        return [c for c in self.configs if c.key not in self.skipped]
+
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "configs": [asdict(c) for c in self.configs]}
 
@@ -463,7 +467,7 @@ class _Session:
         self.worker, self.workers = worker, workers  # this worker's index and how many share the bench
         self.tasks, self.warmup = _plan_tasks(plan)  # task set -> tasks (all of them); the warm-up task
         self.done = finished_pairs(folder)  # (task set, task id, configuration) already in the log
-        active = [c for c in plan.configs if c.key not in plan.skipped]
+        active = plan.active_configs()
         # (task set, task id) this sitting runs: all left, or the share the parent dealt before any worker started
         self.mine = set(_unfinished(self.tasks, self.done, active) if mine is None else mine)
         self.todo = {c.key: [t for n, ts in self.tasks.items() for t in ts
@@ -565,7 +569,7 @@ def share_tasks(folder: Path, plan: BenchPlan, workers: int) -> list[list[tuple[
     Dealt once, before any worker starts: a worker that read the log itself would see the tasks
     a quicker one had already finished, and the shares would shift (tasks run twice or not at all).
     """
-    active = [c for c in plan.configs if c.key not in plan.skipped]
+    active = plan.active_configs()
     unfinished = _unfinished(_plan_tasks(plan)[0], finished_pairs(folder), active)
     return [unfinished[worker::workers] for worker in range(workers)]
 
