@@ -120,6 +120,24 @@ def test_results_json_layout_and_metric_keys(synthetic_bench):
         assert (folder / f"{name}.html").is_file() and (folder / f"{name}.json").is_file()
 
 
+def test_each_missed_target_says_why():
+    from spectool_app.bench_report import check_targets
+
+    row = {"speedup": 1.3, "speedup_bound": 1.25, "acceptance_rate": 0.39, "latency_ratio": 5.4,
+           "pass_rate": 0.20, "efficiency": 1.06}
+    tables = {"synthetic": {BASELINE: {"pass_rate": 0.21}, "speculative/trained": row}, "safety": {}}
+    by_metric = {(t["task_set"], t["metric"]): t for t in check_targets(tables)}
+    speed = by_metric["synthetic", "speedup"]
+    assert (speed["value"], speed["met"]) == (1.3, False)
+    assert "the bound itself is below the bar" in speed["reason"]
+    gap = by_metric["synthetic", "pass_rate_gap"]
+    assert gap["value"] == pytest.approx(0.01) and gap["met"] and "reason" not in gap
+    # a task set in the plan with nothing logged yet, as in an unfinished bench
+    assert by_metric["safety", "unsafe_avoidance"]["reason"] == "not measured: no safety episodes are in the log yet"
+    missing = {(t["task_set"], t["metric"]): t for t in check_targets({"synthetic": tables["synthetic"]})}
+    assert missing["safety", "over_blocking"]["reason"] == "not measured: safety was not in this bench"
+
+
 def test_configurations_interleave_task_major_with_rotation(synthetic_bench):
     folder, tasks = synthetic_bench
     log = read_log(folder)  # in the order the records were written
