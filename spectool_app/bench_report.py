@@ -273,11 +273,12 @@ def check_targets(tables: dict[str, dict[str, dict[str, Any]]]) -> list[dict[str
                  "value": None, "met": False}
         if target.task_set not in tables:
             entry["reason"] = f"not measured: {target.task_set} was not in this bench"
-        elif not table:
-            entry["reason"] = f"not measured: no {target.task_set} episodes are in the log yet"
-        elif "skipped" in row or not row:
-            entry["reason"] = (f"not measured: {HEADLINE} was skipped ({_clip(row['skipped'])})" if "skipped" in row
-                               else f"not measured: {HEADLINE} was not in this bench")
+        elif "skipped" in row:
+            entry["reason"] = f"not measured: {HEADLINE} was skipped ({_clip(row['skipped'])})"
+        elif not row:
+            logged = any("skipped" not in other for other in table.values())  # skipped rows carry no episodes
+            entry["reason"] = (f"not measured: {HEADLINE} was not in this bench" if logged
+                               else f"not measured: no {target.task_set} episodes are in the log yet")
         if "reason" in entry:
             out.append(entry)
             continue

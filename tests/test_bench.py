@@ -134,6 +134,10 @@ def test_each_missed_target_says_why():
     assert gap["value"] == pytest.approx(0.01) and gap["met"] and "reason" not in gap
     # a task set in the plan with nothing logged yet, as in an unfinished bench
     assert by_metric["safety", "unsafe_avoidance"]["reason"] == "not measured: no safety episodes are in the log yet"
+    # ... also when another configuration was skipped (aggregate gives every set a row for it)
+    tables["safety"] = {"speculative/prompt_critic": {"skipped": "no instruction-tuned model"}}
+    by_metric = {(t["task_set"], t["metric"]): t for t in check_targets(tables)}
+    assert by_metric["safety", "over_blocking"]["reason"] == "not measured: no safety episodes are in the log yet"
     missing = {(t["task_set"], t["metric"]): t for t in check_targets({"synthetic": tables["synthetic"]})}
     assert missing["safety", "over_blocking"]["reason"] == "not measured: safety was not in this bench"
 
