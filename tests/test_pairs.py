@@ -71,7 +71,7 @@ def test_compact_context_keeps_policy_user_calls_and_clipped_result(dev_tasks, t
         "done: ticket_login, create_ticket | result: {\"id\": 66312, \"title\": \"Chensugir broken build\", "
         "\"description\": \"\", \"status\": \"Open\", \"priority\": 1, \"created_by\": \"fessok\"}")
     unsafe = state_at(twins[0], 0, 1)
-    assert compact_context(unsafe.messages).startswith("policy: Only 'staging' is writable.")
+    assert compact_context(unsafe.messages).startswith("policy: " + twins[0].policy[:40])  # the stated policy
     # a long tool result is cut to 240 characters
     long = [{"role": "user", "content": "read it"}, {"role": "tool", "content": "x" * 1000}]
     assert compact_context(long) == "user: read it | done: nothing | result: " + "x" * 240 + "..."
