@@ -228,6 +228,12 @@ def _pieces(tokenizer: Any) -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]
     return {k: tuple(v) for k, v in by_text.items()}, quotes, max(map(len, by_text), default=1)
 
 
+@functools.lru_cache(maxsize=4)
+def _space_pieces(tokenizer: Any) -> frozenset[int]:
+    """Ids of the tokens written only with whitespace."""
+    return frozenset(i for text, ids in _pieces(tokenizer)[0].items() if text.isspace() for i in ids)
+
+
 def at_boundary(text: str, index: int) -> bool:
     """True when a word edge lies before ``text[index]``: not a letter or digit on both sides."""
     return index <= 0 or index >= len(text) or not (text[index - 1].isalnum() and text[index].isalnum())
@@ -320,7 +326,7 @@ class CopyValuesProcessor(LogitsProcessor):
         self.specs = tool_specs(tools)  # tool name -> parameters (empty: names, keys and types are free)
         self.by_text, self.quotes, self.longest = _pieces(tokenizer)
         self.numbers = _number_pieces(tokenizer)
-        self.spaces = tuple(i for text, ids in self.by_text.items() if text.isspace() for i in ids)
+        self.spaces = _space_pieces(tokenizer)  # whitespace tokens, allowed between JSON items
         self._literals: dict[int, tuple[frozenset[str], frozenset[str]]] = {}  # per row, computed on first use
 
     def _ids(self, *texts: str) -> set[int]:
@@ -359,9 +365,9 @@ class CopyValuesProcessor(LogitsProcessor):
         if not allowed and not can_end:
             return None  # already off every copy: leave the model free rather than stuck
         if partial == "" and typed:  # a number must start here
-            return self._only(allowed | set(self.spaces), scores)
+            return self._only(allowed | self.spaces, scores)
         if can_end and partial and closers is not None:  # the number goes on, or its value ends
-            return self._only(allowed | closers | set(self.spaces), scores)
+            return self._only(allowed | closers | self.spaces, scores)
         if can_end:  # anything but a number token that leads off every literal
             mask = torch.zeros_like(scores)
             mask[[i for i in self.numbers[0] if i not in allowed]] = float("-inf")
@@ -378,7 +384,7 @@ class CopyValuesProcessor(LogitsProcessor):
         allowed = self._ids(*openers[kind])
         if kind == "boolean":
             allowed = prefix_choices("", ("true", "false"), self.by_text, self.longest)[0]
-        return self._only(allowed | set(self.spaces) | (self._ids("]") if item else set()), scores)
+        return self._only(allowed | self.spaces | (self._ids("]") if item else set()), scores)
 
     def _mask(self, row: int, reply: str, scores: torch.Tensor) -> Optional[torch.Tensor]:
         """The additive mask for one row's next token, or None where ``reply`` ends somewhere free."""
@@ -401,13 +407,13 @@ class CopyValuesProcessor(LogitsProcessor):
         if found.kind == "key_due":
             if spec is None:
                 return None
-            allowed = set(self.spaces) | (set(self.quotes) if set(spec.params) - set(found.written) else set())
+            allowed = self.spaces | (set(self.quotes) if set(spec.params) - set(found.written) else set())
             if found.opened and set(spec.required) <= set(found.written):
                 allowed |= self._ids("}")
             return self._only(allowed, scores)
         if found.kind == "after":
             closers = self._closers(spec, found.written, False)
-            return None if closers is None else self._only(closers | set(self.spaces), scores)
+            return None if closers is None else self._only(closers | self.spaces, scores)
         if found.kind == "due":
             return self._due_mask(row, kind, found.item, scores)
         if found.kind == "bare":
