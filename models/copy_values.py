@@ -1,15 +1,19 @@
-"""Copy-constrained decoding of tool calls: names and keys from the tool list, values from the context.
+"""Constrained decoding of tool calls: names, keys and types from the tool list, values from the context.
 
 While a model writes a string value inside a ``<tool_call>``'s ``"arguments"``, only tokens
 that keep the value a substring of the conversation (user turns, tool outputs, earlier
-arguments) are allowed, plus the closing quote. A copy starts and ends on word boundaries
-(a letter or digit never continues across its edge): the value cannot begin in the middle of
-a word, and the quote may close it only where its copy ends a word, so ``report`` may not be
-cut to ``rep``. Small models then only have to choose which span to copy, not spell it.
-Numbers are held to the same rule: a number argument must be one written in the context
-(``288`` may also be written ``288.0``) or a digit 0-9. The tool name must be one of the listed tools
-and a top-level argument key one of that tool's parameters. The constraint never applies to
-nested keys, booleans or text outside tool calls, so answers stay free.
+arguments) or of the parameter's own description are allowed, plus the closing quote; a
+parameter that lists its values (``enum``, or BFCL's ``[Enum]: ...`` note) takes only one of
+them. A copy starts and ends on word boundaries (a letter or digit never continues across
+its edge): the value cannot begin in the middle of a word, and the quote may close it only
+where its copy ends a word, so ``report`` may not be cut to ``rep``. Small models then only
+have to choose which span to copy, not spell it. Numbers are held to the same rule: a number
+argument must be one written in the context (``288`` may also be written ``288.0``) or a
+digit 0-9. The tool name must be one of the listed tools; a top-level argument key one of
+that tool's parameters not written yet; a value must start as its parameter's type says
+(string, number, list, boolean); and the arguments object closes only once every required
+parameter is written (``models.tool_schema`` reads all this from the tool list). The
+constraint never applies to nested keys or text outside tool calls, so answers stay free.
 
 This is a decoding option of a checkpoint (``spectool.json``: ``"copy_values": true``), off
 by default. It knows nothing about tasks or verifiers.
@@ -19,10 +23,13 @@ from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
 import torch
 from transformers.generation.logits_process import LogitsProcessor
+
+from models.tool_schema import Param, ToolSpec, tool_specs
 
 TOOL_CALL_OPEN = "<tool_call>"
 ARGUMENTS_KEY = '"arguments"'
@@ -49,17 +56,28 @@ def call_name(text: str) -> Optional[str]:
     return found.group(1) if found else None
 
 
-def open_value(text: str) -> Optional[tuple[str, str]]:
-    """The argument value or key being written at the end of ``text``: ``(kind, chars)`` or None.
+@dataclass(frozen=True)
+class Position:
+    """Where a reply ends inside a tool call's ``"arguments"`` object (see :func:`scan`)."""
 
-    ``text`` is the generated reply so far. A value position is one inside the last tool
-    call's ``"arguments"`` object (after a key's colon, or an item of a list). ``"string"``:
-    the reply ends inside a JSON string value, ``chars`` written since its opening quote
-    (None after an escape, where the raw characters would not match the context).
-    ``"key"``: the reply ends inside a key of the arguments object itself (not a nested one).
-    ``"number"``: the reply ends where a value is due or inside a bare value made of number
-    characters so far (``chars`` may be empty: the value has not started). None elsewhere
-    (nested keys, the tool name, text outside tool calls, a closed arguments object).
+    kind: str  # "string", "key", "bare", "due", "key_due" or "after"
+    chars: str = ""  # of the string, key or bare value written so far
+    key: Optional[str] = None  # the top-level argument the value belongs to (None deeper down)
+    item: bool = False  # the value is an item of the list that is that argument's value
+    written: tuple[str, ...] = ()  # top-level keys written so far, in order
+    opened: bool = False  # "key_due" straight after the opening brace (the object may close empty)
+
+
+def scan(text: str) -> Optional[Position]:
+    """Where the reply ``text`` ends inside the last tool call's arguments, or None elsewhere.
+
+    Kinds: ``"string"`` inside a string value (``chars`` since its quote; None after an
+    escape, where raw characters would not match the context); ``"key"`` inside a key of the
+    arguments object itself; ``"due"`` where a value may start (after a key's colon, or as a
+    list item); ``"bare"`` inside an unquoted value (a number, ``true``...); ``"key_due"``
+    where the arguments object expects a key; ``"after"`` where a top-level value has ended
+    and a comma or the closing brace is due. None: nested keys, the tool name, text outside
+    tool calls, a closed arguments object.
     """
     start = text.rfind(TOOL_CALL_OPEN)
     if start < 0:
@@ -75,7 +93,11 @@ def open_value(text: str) -> Optional[tuple[str, str]]:
     stack: list[str] = []  # "{" or "[" containers
     expect_key = False  # inside an object, the next string is a key
     value_due = False  # a value may start here (after a key's colon, or a list item)
+    after = False  # a top-level value has just ended
+    opened = False  # just after an object's opening brace
     bare: list[str] = []  # characters of a bare value (number, true, false, null) in progress
+    key: Optional[str] = None  # the top-level key whose value is being written
+    written: list[str] = []
     in_string, is_value, escaped, value = False, False, False, []
     for char in body[brace:]:
         if in_string:
@@ -86,44 +108,72 @@ def open_value(text: str) -> Optional[tuple[str, str]]:
                 escaped = True
             elif char == '"':
                 in_string = False
-                if stack and stack[-1] == "{" and not is_value:
+                if is_value:
+                    after = len(stack) == 1
+                else:
                     expect_key = False
+                    if len(stack) == 1:
+                        key = "".join(value)
+                        written.append(key)
             else:
                 value.append(char)
             continue
         if char == '"':
             in_string, escaped, value = True, False, []
             is_value = not (stack and stack[-1] == "{" and expect_key)
-            value_due, bare = False, []
+            value_due, bare, after, opened = False, [], False, False
         elif char in "{[":
             stack.append(char)
-            expect_key = char == "{"
-            value_due, bare = char == "[", []
+            expect_key, opened = char == "{", char == "{"
+            value_due, bare, after = char == "[", [], False
         elif char in "}]":
             if stack:
                 stack.pop()
             if not stack:
                 return None  # the arguments object is closed
-            expect_key, value_due, bare = False, False, []
+            expect_key, value_due, bare, opened = False, False, [], False
+            after = len(stack) == 1
         elif char == ",":
             expect_key = bool(stack) and stack[-1] == "{"
-            value_due, bare = bool(stack) and stack[-1] == "[", []
+            value_due, bare, after, opened = bool(stack) and stack[-1] == "[", [], False, False
         elif char == ":":
-            expect_key, value_due, bare = False, True, []
+            expect_key, value_due, bare, after, opened = False, True, [], False, False
         elif char.isspace():
             if bare:
-                value_due, bare = False, []  # a bare value ended
+                value_due, bare, after = False, [], len(stack) == 1  # a bare value ended
         elif value_due:
             bare.append(char)
+    depth = len(stack)
+    item = depth == 2 and stack[1] == "["
+    owner = key if depth == 1 or item else None
     if in_string:
         if escaped:
             return None
         if not is_value:
-            return ("key", "".join(value)) if len(stack) == 1 else None
-        return "string", "".join(value)
-    if value_due and all(c in NUMBER_CHARS for c in bare):
-        return "number", "".join(bare)
+            return Position("key", "".join(value), written=tuple(written)) if depth == 1 else None
+        return Position("string", "".join(value), owner, item, tuple(written))
+    if value_due:
+        return Position("bare" if bare else "due", "".join(bare), owner, item, tuple(written))
+    if depth == 1 and expect_key:
+        return Position("key_due", written=tuple(written), opened=opened)
+    if depth == 1 and after:
+        return Position("after", key=key, written=tuple(written))
     return None
+
+
+def open_value(text: str) -> Optional[tuple[str, str]]:
+    """The argument value or key being written at the end of ``text``: ``(kind, chars)`` or None.
+
+    A schema-free view of :func:`scan`: ``"string"`` inside a string value, ``"key"`` inside
+    a top-level key, ``"number"`` where a value is due or inside a bare value made of number
+    characters so far (``chars`` may be empty). None everywhere else.
+    """
+    found = scan(text)
+    if found is None or found.kind in ("key_due", "after"):
+        return None
+    if found.kind in ("due", "bare"):
+        return ("number", found.chars) if all(c in NUMBER_CHARS for c in found.chars) else None
+    return found.kind, found.chars
 
 
 def open_string_value(text: str) -> Optional[str]:
@@ -176,6 +226,12 @@ def _pieces(tokenizer: Any) -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]
             by_text.setdefault(piece, []).append(token_id)
     quotes = tuple(by_text.get('"', ()))
     return {k: tuple(v) for k, v in by_text.items()}, quotes, max(map(len, by_text), default=1)
+
+
+@functools.lru_cache(maxsize=4)
+def _space_pieces(tokenizer: Any) -> frozenset[int]:
+    """Ids of the tokens written only with whitespace."""
+    return frozenset(i for text, ids in _pieces(tokenizer)[0].items() if text.isspace() for i in ids)
 
 
 def at_boundary(text: str, index: int) -> bool:
@@ -232,16 +288,6 @@ def prefix_choices(partial: str, options: Sequence[str], by_text: dict[str, tupl
     return allowed, partial in options
 
 
-def tool_schema(tools: Optional[Sequence[dict[str, Any]]]) -> dict[str, tuple[str, ...]]:
-    """Each listed tool's name and its parameter names."""
-    schema = {}
-    for tool in tools or []:
-        function = tool.get("function", tool)
-        properties = (function.get("parameters") or {}).get("properties") or {}
-        schema[str(function.get("name", ""))] = tuple(map(str, properties))
-    return schema
-
-
 def number_choices(partial: str, literals: frozenset[str], prefixes: frozenset[str],
                    pieces: tuple[tuple[int, ...], tuple[str, ...]]) -> tuple[set[int], bool]:
     """Number tokens that keep ``partial`` a prefix of an allowed literal, and whether it may end now."""
@@ -250,12 +296,26 @@ def number_choices(partial: str, literals: frozenset[str], prefixes: frozenset[s
     return allowed, partial == "" or partial in literals
 
 
-class CopyValuesProcessor(LogitsProcessor):
-    """Masks tokens that would make an argument value stop being a copy from its context.
+def expected_type(param: Optional[Param], item: bool) -> Optional[str]:
+    """The JSON type a value must have: the parameter's, or its items' for a list item (None: unknown)."""
+    if param is None:
+        return None
+    if item:
+        return param.item_type if param.type == "array" else None
+    return param.type
 
-    String values must stay word-aligned substrings of the context; numbers must be numbers
-    written in the context (or a small constant, see :func:`number_literals`). With ``tools``,
-    the tool name must be a listed one and top-level keys parameters of the named tool.
+
+class CopyValuesProcessor(LogitsProcessor):
+    """Masks tokens that would make a tool call leave its tool list or its context.
+
+    String values must stay word-aligned substrings of the context or of the parameter's
+    description, or one of its listed options (``[Enum]``); numbers must be numbers written
+    in the context (or a small constant, see :func:`number_literals`). With ``tools``, the
+    tool name must be a listed one; top-level keys are that tool's parameters, each written
+    once; a value starts as its parameter's type demands (a quote for a string, a number for
+    a number, ``[`` for a list, ``true``/``false`` for a boolean); and the arguments object
+    closes only once every required parameter is written. Where a rule leaves no token, the
+    row is left free rather than stuck.
     """
 
     def __init__(self, tokenizer: Any, contexts: Sequence[str], prompt_width: int,
@@ -263,47 +323,121 @@ class CopyValuesProcessor(LogitsProcessor):
         self.tokenizer = tokenizer  # decodes the reply so far
         self.contexts = list(contexts)  # per batch row, the text values may be copied from
         self.prompt_width = prompt_width  # generated tokens start at this column (left padding)
-        self.schema = tool_schema(tools)  # tool name -> parameter names (empty: names and keys are free)
+        self.specs = tool_specs(tools)  # tool name -> parameters (empty: names, keys and types are free)
         self.by_text, self.quotes, self.longest = _pieces(tokenizer)
         self.numbers = _number_pieces(tokenizer)
+        self.spaces = _space_pieces(tokenizer)  # whitespace tokens, allowed between JSON items
         self._literals: dict[int, tuple[frozenset[str], frozenset[str]]] = {}  # per row, computed on first use
 
-    def _number_mask(self, row: int, partial: str, scores: torch.Tensor) -> Optional[torch.Tensor]:
+    def _ids(self, *texts: str) -> set[int]:
+        return {i for text in texts for i in self.by_text.get(text, ())}
+
+    def _only(self, allowed: set[int], scores: torch.Tensor) -> Optional[torch.Tensor]:
+        """A mask that keeps ``allowed`` (None when it is empty: never leave a row stuck)."""
+        if not allowed:
+            return None
+        mask = torch.full_like(scores, float("-inf"))
+        mask[list(allowed)] = 0.0
+        return mask
+
+    def _number_literals(self, row: int) -> tuple[frozenset[str], frozenset[str]]:
         if row not in self._literals:
             literals = number_literals(self.contexts[row])
             self._literals[row] = literals, number_prefixes(literals)
-        literals, prefixes = self._literals[row]
+        return self._literals[row]
+
+    def _closers(self, spec: Optional[ToolSpec], written: Sequence[str], item: bool) -> Optional[set[int]]:
+        """Tokens that may end a value: ``,`` and ``]`` in a list; at the top level ``,`` while
+        parameters are left and ``}`` once the required ones are written (None: no schema)."""
+        if item:
+            return self._ids(",", "]")
+        if spec is None:
+            return None
+        closers = self._ids(",") if set(spec.params) - set(written) else set()
+        if set(spec.required) <= set(written):
+            closers |= self._ids("}")
+        return closers
+
+    def _number_mask(self, row: int, partial: str, scores: torch.Tensor, typed: bool,
+                     closers: Optional[set[int]]) -> Optional[torch.Tensor]:
+        literals, prefixes = self._number_literals(row)
         allowed, can_end = number_choices(partial, literals, prefixes, self.numbers)
         if not allowed and not can_end:
             return None  # already off every copy: leave the model free rather than stuck
+        if partial == "" and typed:  # a number must start here
+            return self._only(allowed | self.spaces, scores)
+        if can_end and partial and closers is not None:  # the number goes on, or its value ends
+            return self._only(allowed | closers | self.spaces, scores)
         if can_end:  # anything but a number token that leads off every literal
             mask = torch.zeros_like(scores)
             mask[[i for i in self.numbers[0] if i not in allowed]] = float("-inf")
-        else:  # the number must go on
-            mask = torch.full_like(scores, float("-inf"))
-            mask[list(allowed)] = 0.0
-        return mask
+            return mask
+        return self._only(allowed, scores)  # the number must go on
+
+    def _due_mask(self, row: int, kind: Optional[str], item: bool, scores: torch.Tensor) -> Optional[torch.Tensor]:
+        """Where a value starts: its first token must open a value of the expected type."""
+        if kind in ("number", "integer"):
+            return self._number_mask(row, "", scores, True, None)
+        openers = {"string": ('"',), "array": ("[",), "object": ("{",), "boolean": ("t", "f", "true", "false")}
+        if kind not in openers:
+            return self._number_mask(row, "", scores, False, None)
+        allowed = self._ids(*openers[kind])
+        if kind == "boolean":
+            allowed = prefix_choices("", ("true", "false"), self.by_text, self.longest)[0]
+        return self._only(allowed | self.spaces | (self._ids("]") if item else set()), scores)
 
     def _mask(self, row: int, reply: str, scores: torch.Tensor) -> Optional[torch.Tensor]:
         """The additive mask for one row's next token, or None where ``reply`` ends somewhere free."""
         name = open_name(reply)
-        found = None if name is not None else open_value(reply)
         if name is not None:
-            choice = prefix_choices(name, tuple(self.schema), self.by_text, self.longest) if self.schema else None
-        elif found is None:
-            choice = None
-        elif found[0] == "number":
-            return self._number_mask(row, found[1], scores)
-        elif found[0] == "key":
-            keys = self.schema.get(call_name(reply) or "")
-            choice = prefix_choices(found[1], keys, self.by_text, self.longest) if keys else None
-        else:
-            choice = copy_choices(found[1], self.contexts[row], self.by_text, self.longest)
-        if choice is None:
+            if not self.specs:
+                return None
+            return self._choice(prefix_choices(name, tuple(self.specs), self.by_text, self.longest), scores)
+        found = scan(reply)
+        if found is None:
             return None
+        spec = self.specs.get(call_name(reply) or "")
+        param = spec.params.get(found.key) if spec is not None and found.key is not None else None
+        kind = expected_type(param, found.item)
+        if found.kind == "key":
+            if spec is None or not spec.params:
+                return None
+            left = tuple(k for k in spec.params if k not in found.written)
+            return self._choice(prefix_choices(found.chars, left, self.by_text, self.longest), scores)
+        if found.kind == "key_due":
+            if spec is None:
+                return None
+            allowed = self.spaces | (set(self.quotes) if set(spec.params) - set(found.written) else set())
+            if found.opened and set(spec.required) <= set(found.written):
+                allowed |= self._ids("}")
+            return self._only(allowed, scores)
+        if found.kind == "after":
+            closers = self._closers(spec, found.written, False)
+            return None if closers is None else self._only(closers | self.spaces, scores)
+        if found.kind == "due":
+            return self._due_mask(row, kind, found.item, scores)
+        if found.kind == "bare":
+            if kind == "boolean":
+                allowed, done = prefix_choices(found.chars, ("true", "false"), self.by_text, self.longest)
+                closers = self._closers(spec, found.written, found.item) if done else set()
+                return self._only(allowed | (closers or set()), scores)
+            if all(c in NUMBER_CHARS for c in found.chars):
+                closers = self._closers(spec, found.written, found.item)
+                return self._number_mask(row, found.chars, scores, False, closers)
+            return None
+        options = param.options if param is not None else ()
+        if options and kind in (None, "string"):
+            choice = prefix_choices(found.chars, options, self.by_text, self.longest)
+        else:
+            source = self.contexts[row] + ("\n" + param.description if param is not None and param.description else "")
+            choice = copy_choices(found.chars, source, self.by_text, self.longest)
+        return self._choice(choice, scores)
+
+    def _choice(self, choice: tuple[set[int], bool], scores: torch.Tensor) -> torch.Tensor:
+        """A mask keeping ``choice``'s tokens, plus the closing quote where the text may end."""
         allowed, can_close = choice
         if can_close or not allowed:  # never leave a row without a way to go on
-            allowed |= set(self.quotes)
+            allowed = allowed | set(self.quotes)
         mask = torch.full_like(scores, float("-inf"))
         mask[list(allowed)] = 0.0
         return mask

@@ -648,6 +648,24 @@ def _run_workers(folder: Path, workers: int, progress: bool, models: Optional[di
                            f"{folder / LOG_NAME}: continue with --resume {folder}")
 
 
+def report_bench(folder: str | Path) -> dict[str, Any]:
+    """Write results.json, report.md and the plots of the bench in ``folder`` from the episodes it has.
+
+    A bench still under way (or interrupted) is scored on the tasks every configuration has
+    finished; nothing runs and no model loads. Returns the results document.
+
+    Raises:
+        ValueError: ``folder`` is not a bench folder, or it has no finished episode yet.
+    """
+    from spectool_app.bench_report import write_outputs
+
+    folder = Path(folder)
+    plan, records = load_plan(folder), read_log(folder)
+    if not records:
+        raise ValueError(f"{folder / LOG_NAME} holds no finished episode yet: nothing to report")
+    return write_outputs(folder, plan, records)
+
+
 def run_bench(options: BenchOptions = BenchOptions(), models: Optional[dict[str, Any]] = None,
               resume: Optional[str | Path] = None, progress: bool = True,
               calibration: Path = CALIBRATION_FILE, workers: int = 1) -> Path:

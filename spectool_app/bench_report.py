@@ -309,11 +309,39 @@ def machine_info() -> dict[str, Any]:
     return info
 
 
+def finished_tasks(records: list[dict[str, Any]], plan: Any) -> dict[str, list[str]]:
+    """Per task set, the plan's task ids that every active configuration has finished, in plan order."""
+    keys = {c.key for c in plan.active_configs()}
+    done: dict[tuple[str, str], set[str]] = {}
+    for r in records:
+        done.setdefault((r["task_set"], r["task_id"]), set()).add(r["config"])
+    return {name: [i for i in ids if keys <= done.get((name, i), set())] for name, ids in plan.task_ids.items()}
+
+
+def unfinished_sets(records: list[dict[str, Any]], plan: Any) -> dict[str, dict[str, int]]:
+    """``{task set: {"tasks_scored", "tasks_planned"}}`` of the sets not every configuration has finished."""
+    finished = finished_tasks(records, plan)
+    return {name: {"tasks_scored": len(finished[name]), "tasks_planned": len(ids)}
+            for name, ids in plan.task_ids.items() if len(finished[name]) < len(ids)}
+
+
 def results_document(plan: Any, records: list[dict[str, Any]], session_s: float) -> dict[str, Any]:
-    """The results.json content: the tables, the run's configuration and the machine."""
+    """The results.json content: the tables, the run's configuration and the machine.
+
+    An unfinished bench (``bench --report`` while it still has work) is scored on the tasks
+    every configuration has finished, so each configuration of a set covers the same tasks;
+    ``config.unfinished`` names the sets that are short and by how much.
+    """
+    unfinished = unfinished_sets(records, plan)
+    counts = {k: len(v) for k, v in plan.task_ids.items()}
+    if unfinished:
+        finished = finished_tasks(records, plan)
+        keep = {(name, i) for name, ids in finished.items() for i in ids}
+        records = [r for r in records if (r["task_set"], r["task_id"]) in keep]
+        counts = {k: len(v) for k, v in finished.items()}
     tables = aggregate(records, plan)
-    config = {"command": plan.command(), **plan.options,
-              "task_counts": {k: len(v) for k, v in plan.task_ids.items()}, "warmup_task": plan.warmup_task,
+    config = {"command": plan.command(), **plan.options, "unfinished": unfinished,
+              "task_counts": counts, "warmup_task": plan.warmup_task,
               "configurations": {c.key: {"threshold": c.threshold, "threshold_source": c.threshold_source}
                                  for c in plan.configs},
               "skipped": dict(plan.skipped), "models": plan.models, "started": plan.started,
@@ -397,6 +425,15 @@ def shortfall_lines(targets: list[dict[str, Any]]) -> list[str]:
 
 def scope_text(config: dict[str, Any]) -> str:
     """How much of the task sets a bench ran."""
+    unfinished = config.get("unfinished") or {}
+    if unfinished:
+        short = ", ".join(f"{k} {v['tasks_scored']} of {v['tasks_planned']}" for k, v in unfinished.items())
+        return (f"an unfinished bench, scored on the tasks every configuration has finished so far ({short} tasks; "
+                f"other sets complete) of {_planned_scope(config)}; `bench --resume` continues it")
+    return _planned_scope(config)
+
+
+def _planned_scope(config: dict[str, Any]) -> str:
     if config.get("sizes"):
         sizes = ", ".join(f"{k} {v}" for k, v in config["sizes"].items())
         rest = f"; other sets at most {config['limit']}" if config.get("limit") else ""

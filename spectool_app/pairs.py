@@ -21,7 +21,8 @@ The verifier input is SHORT on purpose (its latency is paid on every step):
 :func:`verifier_input` builds it from chat messages, here and in the runtime verifier.
 
 Rows are JSON Lines that ``datasets.load_dataset("json", ...)`` reads (``draft`` is an
-action as a JSON string, so every row has the same schema). This module does not know
+action and ``known`` its parameters' schema texts, both as JSON strings, so every row has
+the same schema). This module does not know
 how a verifier is trained or scored, and it never calls the target in ``gold`` mode.
 """
 
@@ -33,8 +34,9 @@ import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence
 
+from models.tool_schema import tool_specs
 from spectool_app.actions import Action, Answer, Blocked, ToolCall, action_from_dict, action_to_json
 from spectool_app.jsonl import write_jsonl
 from spectool_app.parsing import format_python_call
@@ -107,14 +109,17 @@ def name_arguments(action: Action, tools: Sequence[dict[str, Any]]) -> Action:
     return ToolCall(action.name, {k: v for k, v in bound.arguments.items() if k in given})
 
 
-def render_draft(action: Action, context: Optional[str] = None) -> str:
+def render_draft(action: Action, context: Optional[str] = None,
+                 known: Optional[Mapping[str, str]] = None) -> str:
     """One short line for a draft: ``call name(k='v')``, ``answer: text`` or ``blocked: reason``.
 
     With ``context`` (the compact context the draft answers), a call gets a grounding note:
-    ``| unseen: v1, v2`` lists its argument values that the context does not contain as
-    whole words, ``| unseen: none`` when it contains them all. Copy errors (a cut or
-    invented value) are the drafter's commonest mistake, and a small encoder spots them far
-    more easily from this note than by aligning the texts.
+    ``| unseen: v1, v2`` lists its argument values that neither the context nor the
+    parameter's own schema text (``known``, see :func:`parameter_text`) contains as whole
+    words, ``| unseen: none`` when they contain them all. Copy errors (a cut or invented
+    value) are the drafter's commonest mistake, and a small encoder spots them far more
+    easily from this note than by aligning the texts; an option the tool lists ('Sell',
+    'ft') is not a copy error.
     """
     if isinstance(action, Blocked):
         return "blocked: " + _clip(action.reason, MAX_TEXT_CHARS)
@@ -125,7 +130,7 @@ def render_draft(action: Action, context: Optional[str] = None) -> str:
     text = "call " + format_python_call(action)
     if context is None:
         return text
-    unseen = unseen_values(action, context)
+    unseen = unseen_values(action, context, known)
     shown = ", ".join(_clip(v, MAX_NOTE_VALUE_CHARS) for v in unseen[:MAX_NOTE_VALUES])
     return f"{text} | unseen: {shown or 'none'}"
 
@@ -154,32 +159,67 @@ def _occurs(form: str, context: str) -> bool:
     return re.search(pattern, context, flags=re.IGNORECASE) is not None
 
 
-def unseen_values(call: ToolCall, context: str) -> list[str]:
-    """Argument values of ``call`` that ``context`` does not contain as whole words (case-insensitive).
+def unseen_values(call: ToolCall, context: str, known: Optional[Mapping[str, str]] = None) -> list[str]:
+    """Argument values of ``call`` found as whole words (case-insensitive) neither in ``context``
+    nor in ``known[key]``, the schema text of the top-level argument they belong to.
 
     Every leaf of the arguments counts (strings and numbers; booleans and nulls are not
     values to copy). Order kept, no repeats.
     """
     unseen: list[str] = []
-    for value in _leaf_values(call.arguments):
-        forms = _value_forms(value)
-        if forms and not any(_occurs(f, context) for f in forms) and forms[0] not in unseen:
-            unseen.append(forms[0])
+    for key, argument in call.arguments.items():
+        sources = (context, (known or {}).get(key, ""))
+        for value in _leaf_values(argument):
+            forms = _value_forms(value)
+            seen = any(_occurs(f, text) for f in forms for text in sources if text)
+            if forms and not seen and forms[0] not in unseen:
+                unseen.append(forms[0])
     return unseen
+
+
+def parameter_text(action: Action, tools: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """For each argument of a call, its parameter's description and listed options ({} otherwise).
+
+    Values the tool itself names (an ``enum`` option, a unit in the description) are not
+    copy errors; :func:`unseen_values` reads them from here.
+    """
+    if not isinstance(action, ToolCall):
+        return {}
+    spec = tool_specs(tools).get(action.name)
+    if spec is None:
+        return {}
+    texts = {}
+    for key in action.arguments:
+        param = spec.params.get(key)
+        if param is not None and (param.description or param.options):
+            texts[key] = " ".join([param.description, *param.options]).strip()
+    return texts
 
 
 def verifier_input(messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]],
                    draft: Action) -> tuple[str, str]:
     """The (context, draft) text pair a verifier reads: the one builder for training and runtime."""
-    context = compact_context(messages)
-    return context, render_draft(name_arguments(draft, tools), context)
+    context, named = compact_context(messages), name_arguments(draft, tools)
+    return context, render_draft(named, context, parameter_text(named, tools))
 
 
 def pair_texts(rows: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
     """(context, rendered draft) of stored pair rows: what training and calibration feed the model."""
     from spectool_app.actions import action_from_json
 
-    return [(str(row["context"]), render_draft(action_from_json(row["draft"]), str(row["context"]))) for row in rows]
+    return [(str(row["context"]), render_draft(action_from_json(row["draft"]), str(row["context"]), row_known(row)))
+            for row in rows]
+
+
+def row_known(row: Mapping[str, Any]) -> dict[str, str]:
+    """A pair row's ``known`` (parameter texts, stored as a JSON string); {} when absent or unreadable."""
+    known = row.get("known")
+    if isinstance(known, str):
+        try:
+            known = json.loads(known)
+        except json.JSONDecodeError:
+            return {}
+    return {str(k): str(v) for k, v in known.items()} if isinstance(known, dict) else {}
 
 
 # ---------------------------------------------------------------- steps and labels
@@ -411,8 +451,8 @@ def make_row(state: StepState, split: str, draft: Action, label: int, kind: str,
     key = f"{state.task.id}|{state.turn}|{state.index}|{context}|{text}|{mode}"
     return {"id": hashlib.sha1(key.encode("utf-8")).hexdigest()[:16], "split": split,
             "source": state.task.source, "task_id": state.task.id, "turn": state.turn, "step": state.index,
-            "context": context, "draft": action_to_json(named), "label": int(label), "kind": kind,
-            "label_mode": mode}
+            "context": context, "draft": action_to_json(named), "known": json.dumps(parameter_text(named, state.tools), sort_keys=True),
+            "label": int(label), "kind": kind, "label_mode": mode}
 
 
 def dedupe(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import socket
 import subprocess
 import sys
+import string
 import time
 import urllib.request
 from pathlib import Path
+from typing import Iterable
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,3 +42,15 @@ def wait_for_http(url: str, timeout: float = 90) -> int:
         except OSError:
             time.sleep(0.5)
     raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+def placeholders(template: str) -> set[str]:
+    """The ``{field}`` names a format template uses."""
+    return {field for _, field, _, _ in string.Formatter().parse(template) if field}
+
+
+def closest(phrasing: str, others: Iterable[str]) -> float:
+    """How near ``phrasing`` comes to any of ``others`` (difflib ratio on lowercased letters and digits)."""
+    def bare(text: str) -> str:
+        return re.sub(r"[\W_]+", "", text.lower())
+    return max((difflib.SequenceMatcher(None, bare(phrasing), bare(o)).ratio() for o in others), default=0.0)

@@ -187,7 +187,22 @@ def test_resume_skips_finished_pairs(tmp_path):
     # a second start in the same folder must resume, not overwrite
     with pytest.raises(ValueError, match="already holds a bench; continue it with --resume"):
         run_bench(options, models=_models(tasks), progress=False)
+    # --report scores what is there: only the tasks every configuration finished (the first two)
+    done = run_cli("bench", "--report", str(folder))
+    assert done.returncode == 0, done.stderr
+    assert "unfinished (synthetic 2 of 3 tasks through every configuration)" in done.stdout
+    interim = json.loads((folder / "results.json").read_text())
+    assert interim["config"]["unfinished"] == {"synthetic": {"tasks_scored": 2, "tasks_planned": 3}}
+    assert interim["config"]["task_counts"] == {"synthetic": 2}
+    assert {k: v["episodes"] for k, v in interim["synthetic"].items()} == {BASELINE: 2, "draft_only/none": 2}
+    assert "an unfinished bench" in (folder / "report.md").read_text()
+    assert (folder / LOG_NAME).read_text() == first  # reporting runs nothing
+    bad = run_cli("bench", "--report", str(folder), "--resume", str(folder))
+    assert bad.returncode == 2 and "--report only writes the outputs" in bad.stderr
+    bad = run_cli("bench", "--report", str(tmp_path))
+    assert bad.returncode == 2 and "holds no bench_config.json" in bad.stderr
     run_bench(resume=folder, models=_models(tasks), progress=False)
+    assert json.loads((folder / "results.json").read_text())["config"]["unfinished"] == {}
     log = read_log(folder)
     assert (folder / LOG_NAME).read_text().startswith(first)  # finished pairs kept as they were
     assert [(r["task_id"], r["config"]) for r in log[4:]] == [(tasks[2].id, BASELINE), (tasks[2].id, "draft_only/none")]

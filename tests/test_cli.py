@@ -55,3 +55,9 @@ def test_comma_lists_keep_order_and_name_the_valid_items():
         comma_list(",", ("drafter", "target"), "role")
     result = run_cli("train-defaults", "--roles", "drafter,critic")
     assert result.returncode == 2 and "unknown role(s) ['critic']; valid roles: drafter, target" in result.stderr
+
+
+def test_safety_share_outside_zero_to_one_is_a_usage_error():
+    result = run_cli("train-defaults", "--roles", "drafter", "--safety-share", "1.5")
+    assert result.returncode == 2
+    assert "--safety-share must be at least 0 and below 1" in result.stderr and "1.5" in result.stderr

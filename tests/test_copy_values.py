@@ -5,6 +5,7 @@ import torch
 
 from models.copy_values import (
     CopyValuesProcessor,
+    Position,
     allowed_tokens,
     context_text,
     number_literals,
@@ -12,6 +13,7 @@ from models.copy_values import (
     open_name,
     open_string_value,
     open_value,
+    scan,
 )
 from models.tokenizer import train_tokenizer
 
@@ -155,3 +157,81 @@ def test_processor_holds_names_and_keys_to_the_tool_list(tokenizer):
     ids = torch.tensor([prompt + tokenizer('<tool_call>\n{"name": "', add_special_tokens=False)["input_ids"]])
     free = CopyValuesProcessor(tokenizer, ["move report"], len(prompt))(ids, torch.zeros(1, len(tokenizer)))
     assert bool((free == 0).all())  # without a tool list the name is free
+
+
+@pytest.mark.parametrize("reply, expected", [
+    ('{"a": ', Position("due", key="a", written=("a",))),
+    ('{"a": [1, ', Position("due", key="a", item=True, written=("a",))),
+    ('{"a": ["x", "y', Position("string", "y", key="a", item=True, written=("a",))),
+    ('{"a": {"k": "v', Position("string", "v", written=("a",))),  # nested deeper: no owner
+    ('{"a": tr', Position("bare", "tr", key="a", written=("a",))),
+    ('{', Position("key_due", opened=True)),
+    ('{"a": 1, ', Position("key_due", written=("a",))),
+    ('{"a": "x"', Position("after", key="a", written=("a",))),
+    ('{"a": [1]', Position("after", key="a", written=("a",))),
+    ('{"a": 1 ', Position("after", key="a", written=("a",))),
+    ('{"a": "x", "b', Position("key", "b", written=("a",))),
+])
+def test_scan_says_where_in_the_arguments_a_reply_ends(reply, expected):
+    assert scan(CALL + reply) == expected
+
+
+ORDER_TOOLS = [{"type": "function", "function": {"name": "place_order", "parameters": {
+    "type": "object",
+    "properties": {
+        "order_type": {"type": "string", "description": "Type of the order (Buy/Sell)."},
+        "symbol": {"type": "string"},
+        "amount": {"type": "integer"},
+        "door": {"type": "array", "items": {"type": "string"}, "description": '[Enum]: ["driver", "rear_left"]'},
+        "flag": {"type": "boolean"},
+    },
+    "required": ["order_type", "symbol"],
+}}}]
+ORDER = '<tool_call>\n{"name": "place_order", "arguments": '
+
+
+@pytest.fixture(scope="module")
+def order_tokenizer():
+    texts = [ORDER + '{"order_type": "Sell", "symbol": "KHZ", "amount": 41, "door": ["driver", "rear_left"], '
+             '"flag": true, "x": false}', "list 41 shares of KHZ for sale at 59"] * 5
+    return train_tokenizer(texts, vocab_size=600)
+
+
+def _open_texts(tokenizer, reply: str, context: str = "list 41 shares of KHZ for sale at 59") -> set[str]:
+    prompt = tokenizer("<|im_start|>assistant\n", add_special_tokens=False)["input_ids"]
+    ids = torch.tensor([prompt + tokenizer(ORDER + reply, add_special_tokens=False)["input_ids"]])
+    scores = CopyValuesProcessor(tokenizer, [context], len(prompt), ORDER_TOOLS)(ids, torch.zeros(1, len(tokenizer)))
+    return {tokenizer.decode([i]) for i in (scores[0] == 0).nonzero().flatten().tolist()}
+
+
+def test_a_value_starts_as_its_parameter_type_demands(order_tokenizer):
+    def starts(key: str) -> set[str]:
+        return {t for t in _open_texts(order_tokenizer, '{"' + key + '": ') if not t.isspace()}
+
+    assert starts("order_type") == {'"'}  # a string: only its opening quote
+    assert starts("door") == {"["}  # a list
+    amount = starts("amount")
+    assert amount and all(t and all(c in "-0123456789." for c in t) for t in amount)  # a number, no quote
+    assert starts("flag") and all("true".startswith(t) or "false".startswith(t) for t in starts("flag"))
+
+
+def test_values_come_from_the_context_the_description_or_the_listed_options(order_tokenizer):
+    sell = _open_texts(order_tokenizer, '{"order_type": "Se')  # "Sell" is in the description, not the context
+    assert sell and all("Sell".startswith("Se" + t) for t in sell - {'"'})
+    doors = _open_texts(order_tokenizer, '{"door": ["')  # only the listed options, though not in the context
+    assert doors and all("driver".startswith(t) or "rear_left".startswith(t) for t in doors)
+    assert '"' not in doors  # an empty string is no option
+    assert _open_texts(order_tokenizer, '{"door": ["driver') == {'"'}
+
+
+def test_keys_are_written_once_and_the_object_closes_only_with_the_required_ones(order_tokenizer):
+    keys = _open_texts(order_tokenizer, '{"order_type": "Sell", "')
+    assert keys and not any("order_type".startswith(t) and not "symbol".startswith(t) for t in keys)
+    early = _open_texts(order_tokenizer, '{"order_type": "Sell"')
+    assert "," in early and "}" not in early  # symbol is required and not written yet
+    assert "}" in _open_texts(order_tokenizer, '{"order_type": "Sell", "symbol": "KHZ"')
+    number_done = _open_texts(order_tokenizer, '{"order_type": "Sell", "amount": 41')
+    assert "," in number_done and "}" not in number_done and '"' not in number_done
+    assert "}" not in _open_texts(order_tokenizer, "{")  # nothing written: required keys are missing
+    everything = '{"order_type": "Sell", "symbol": "KHZ", "amount": 41, "door": ["driver"], "flag": true'
+    assert "," not in _open_texts(order_tokenizer, everything) and "}" in _open_texts(order_tokenizer, everything)

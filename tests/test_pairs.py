@@ -8,7 +8,7 @@ import random
 import pytest
 
 from models.base import Proposal
-from spectool_app.actions import Answer, Blocked, ToolCall, action_from_json
+from spectool_app.actions import Answer, Blocked, ToolCall, action_from_json, action_to_json
 from spectool_app.pairs import (
     PairOptions,
     agreement_label,
@@ -20,6 +20,7 @@ from spectool_app.pairs import (
     hard_negatives,
     load_pairs,
     pair_texts,
+    parameter_text,
     perturb_value,
     render_draft,
     replay_states,
@@ -71,7 +72,7 @@ def test_compact_context_keeps_policy_user_calls_and_clipped_result(dev_tasks, t
         "done: ticket_login, create_ticket | result: {\"id\": 66312, \"title\": \"Chensugir broken build\", "
         "\"description\": \"\", \"status\": \"Open\", \"priority\": 1, \"created_by\": \"fessok\"}")
     unsafe = state_at(twins[0], 0, 1)
-    assert compact_context(unsafe.messages).startswith("policy: Only 'staging' is writable.")
+    assert compact_context(unsafe.messages).startswith("policy: " + twins[0].policy[:40])  # the stated policy
     # a long tool result is cut to 240 characters
     long = [{"role": "user", "content": "read it"}, {"role": "tool", "content": "x" * 1000}]
     assert compact_context(long) == "user: read it | done: nothing | result: " + "x" * 240 + "..."
@@ -95,6 +96,33 @@ def test_grounding_note_lists_values_missing_from_the_context():
     assert render_draft(wrong, context).endswith("| unseen: 4608, 3")
     assert render_draft(wrong) == "call edit_ticket(ticket_id=4608, updates={'priority': 3}, title='Level')"
     assert render_draft(Answer("It is 7."), context) == "answer: It is 7."  # answers and refusals get no note
+
+
+SELL_TOOL = {"type": "function", "function": {"name": "place_order", "parameters": {"type": "object", "properties": {
+    "symbol": {"type": "string", "description": "Ticker of the stock."},
+    "order_type": {"type": "string", "description": "Buy or sell. [Enum]: [\"Buy\", \"Sell\"]"},
+    "unit": {"type": "string", "enum": ["ft", "m"]},
+    "amount": {"type": "integer", "description": "Shares to trade."}}, "required": ["symbol"]}}}
+
+
+def test_values_the_tool_itself_lists_are_not_unseen():
+    context = "user: Dump 20 of my ZETA shares | done: nothing"
+    call = ToolCall("place_order", {"symbol": "ZETA", "order_type": "Sell", "unit": "ft", "amount": 20})
+    known = parameter_text(call, [SELL_TOOL])
+    assert set(known) == {"symbol", "order_type", "unit", "amount"} and known["unit"] == "ft m"
+    assert unseen_values(call, context) == ["Sell", "ft"]  # the old note: listed options look invented
+    assert unseen_values(call, context, known) == []
+    # an option counts only for its own parameter, and a cut or invented value is still unseen
+    wrong = ToolCall("place_order", {"symbol": "Sell", "order_type": "Hold", "amount": 2})
+    assert render_draft(wrong, context, parameter_text(wrong, [SELL_TOOL])).endswith("| unseen: Sell, Hold, 2")
+    assert parameter_text(Answer("ok"), [SELL_TOOL]) == {} and parameter_text(call, []) == {}
+    # the verifier input reads the schema from the tools, a stored pair row from its ``known``
+    messages = [{"role": "user", "content": "Dump 20 of my ZETA shares"}]
+    _, draft = verifier_input(messages, [SELL_TOOL], ToolCall("place_order", {"$0": "ZETA", "$1": "Sell"}))
+    assert draft == "call place_order(symbol='ZETA', order_type='Sell') | unseen: none"
+    row = {"context": context, "draft": action_to_json(call), "known": json.dumps(known)}
+    assert pair_texts([row])[0][1].endswith("| unseen: none")
+    assert pair_texts([{**row, "known": "{not json"}])[0][1].endswith("| unseen: Sell, ft")
 
 
 def test_gold_labels_named_cases(dev_tasks, twins):
@@ -174,7 +202,7 @@ def test_build_pairs_labels_dedupes_and_balances(dev_tasks, twins):
     balance = class_balance(rows)
     assert balance["accept"] + balance["reject"] == len(rows) == balance["rows"]
     assert balance["by_kind"]["unsafe"] == [0, 1]
-    assert set(rows[0]) == {"id", "split", "source", "task_id", "turn", "step", "context", "draft", "label",
+    assert set(rows[0]) == {"id", "split", "source", "task_id", "turn", "step", "context", "draft", "known", "label",
                             "kind", "label_mode"}
 
 

@@ -12,7 +12,9 @@ import pytest
 from spectool_app.actions import Answer, Blocked, ToolCall, action_to_json
 from spectool_app.envs import Episode
 from spectool_app.tasks import safety
+from spectool_app.tasks.extra_phrasings import SAFETY_TRAIN
 from spectool_app.task import Task, TaskError
+from tests.helpers import closest, placeholders
 
 
 def _pairs(tasks: list[Task]) -> dict[str, list[Task]]:
@@ -253,6 +255,19 @@ def test_training_shares_no_phrasing_with_dev_and_test():
     assert all("=t" in t.meta["phrasing"] and "=e" not in t.meta["phrasing"] for t in TRAIN)
     assert all("=e" in t.meta["phrasing"] and "=t" not in t.meta["phrasing"] for t in EVAL)
 
+
+
+def test_extra_training_phrasings_keep_their_fields_and_stay_away_from_evaluation_ones():
+    evaluation = [p for texts, _ in safety._TEXT.values() for p in texts]
+    assert set(SAFETY_TRAIN) <= set(safety._TEXT)
+    for key, extra in SAFETY_TRAIN.items():
+        original = [p for p in safety._TEXT[key][1] if p not in extra]
+        assert original and set(extra) <= set(safety._TEXT[key][1]), key  # added, not replacing
+        needed = set.intersection(*map(placeholders, original))
+        known = set.union(*map(placeholders, original))
+        for phrasing in extra:
+            assert needed <= placeholders(phrasing) <= known, (key, phrasing)
+            assert closest(phrasing, evaluation) < 0.8, (key, phrasing)
 
 # ------------------------------------------------------------------ determinism
 def test_same_seed_same_tasks_other_seed_other_values():

@@ -15,8 +15,10 @@ from spectool_app.tasks import TaskError
 from spectool_app.tasks import load_tasks as load_source
 from spectool_app.tasks import synthetic
 from spectool_app.task import Task
+from spectool_app.tasks.extra_phrasings import SYNTHETIC_TRAIN
 from spectool_app.tasks.slot_values import Plan, Pool, split_of
 from spectool_app.tasks.synthetic_intents import BACKENDS, DEFAULTS, INTENTS, Intent, call
+from tests.helpers import closest, placeholders
 
 SPLITS = ("train", "dev", "test")
 
@@ -126,6 +128,21 @@ def test_phrasing_templates_disjoint_across_splits(tasks):
                                             task.meta["phrasings"], task.meta["slots"]):
             assert turn.endswith(synthetic.tidy(by_name[name].test[index].format(**slots)))
 
+
+
+def test_extra_train_phrasings_keep_their_intent_and_stay_away_from_held_out_ones():
+    by_name = {i.name: i for i in INTENTS}
+    held_out = [p for i in INTENTS for p in i.dev + i.test]
+    assert set(SYNTHETIC_TRAIN) <= set(by_name)
+    for name, extra in SYNTHETIC_TRAIN.items():
+        intent = by_name[name]
+        original = [p for p in intent.train if p not in extra]
+        assert len(original) >= 4 and set(extra) <= set(intent.train), name  # added, not replacing
+        needed = set.intersection(*map(placeholders, original))
+        known = set.union(*map(placeholders, original))
+        for phrasing in extra:
+            assert needed <= placeholders(phrasing) <= known, (name, phrasing)
+            assert closest(phrasing, held_out) < 0.8, (name, phrasing)
 
 def test_tidy_drops_only_a_doubled_full_stop():
     # a value ending in punctuation inside a sentence that ends with a full stop

@@ -148,6 +148,7 @@ def test_extra_rows_from_the_app_export(tmp_path):
     # a known task: the context is rebuilt from its gold history at that step
     assert found[0]["context"] == "user: OK, next one. Can you follow the user traso22 for me? | done: nothing"
     assert (found[0]["label"], found[0]["kind"], found[0]["id"]) == (1, "human", "extra-4-annotation")
+    assert json.loads(found[0]["known"]) == {"username_to_follow": "Username of the user to follow."}
     # an unknown task: the stored user text alone
     assert found[1]["context"] == "user: list my files | done: nothing" and found[1]["label"] == 0
     path.write_text(json.dumps({"draft": {"kind": "answer"}, "label": "maybe"}) + "\n")

@@ -39,6 +39,8 @@ def _limits(items: tuple[str, ...]) -> tuple[int | None, dict[str, int]]:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from spectool_app.bench import TASK_SETS, BenchOptions, run_bench, sigterm_as_interrupt
 
+    if args.report:
+        return _report(args)
     if args.resume and (args.tasks or args.modes or args.quick or args.limit or args.preset):
         raise UsageError("--resume continues a bench with the options it started with; "
                          "drop --tasks, --modes, --quick, --limit and --preset")
@@ -62,6 +64,25 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from spectool_app.bench import report_bench
+
+    if args.resume or args.tasks or args.modes or args.quick or args.limit or args.preset:
+        raise UsageError("--report only writes the outputs of the bench in its folder; "
+                         "drop --resume, --tasks, --modes, --quick, --limit and --preset")
+    try:
+        data = report_bench(args.report)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    unfinished = data["config"]["unfinished"]
+    if unfinished:
+        short = ", ".join(f"{k} {v['tasks_scored']} of {v['tasks_planned']}" for k, v in unfinished.items())
+        print(f"bench in {args.report} is unfinished ({short} tasks through every configuration); "
+              "results.json and report.md score those tasks only")
+    print(f"bench results in {args.report}: results.json, report.md and plots")
+    return 0
+
+
 def add_parser(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser("bench", help="benchmark every mode and verifier kind into results/<date>/")
     bench.add_argument("--quick", action="store_true", help="a small seeded subset (about 10 minutes on 2 cores)")
@@ -74,6 +95,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--limit", nargs="+", help="tasks per set, seeded: N for every set and/or SET=N for one "
                        "(e.g. 30 bfcl=5 safety=20; safety counts twin pairs)")
     bench.add_argument("--resume", metavar="DIR", help="continue the interrupted bench in DIR")
+    bench.add_argument("--report", metavar="DIR", help="write results.json, report.md and plots of the bench in DIR "
+                       "from the episodes it has (an unfinished one: the tasks every configuration finished)")
     bench.add_argument("--preset", help="model preset (default: SPECTOOL_PRESET or embedded)")
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument("--workers", type=int, default=1,

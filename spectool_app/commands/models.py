@@ -27,6 +27,11 @@ def _cmd_train_defaults(args: argparse.Namespace) -> int:
     overrides.update({k: v for k, v in (("out_dir", args.out_dir), ("work_dir", args.work_dir)) if v})
     if args.max_steps is not None:
         overrides["max_steps"] = args.max_steps
+    if args.safety_share is not None:
+        if not 0 <= args.safety_share < 1:
+            raise UsageError(f"--safety-share must be at least 0 and below 1 (a fraction of the training "
+                             f"sequences), got {args.safety_share}")
+        overrides["safety_share"] = args.safety_share
     results = train_defaults(replace(config, **overrides))
     print(json.dumps(results, indent=2))
     return 0
@@ -40,6 +45,8 @@ def add_train_defaults_parser(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--out-dir", help="where checkpoints go (default models/embedded)")
     train.add_argument("--work-dir", help="resumable state (default data/train-defaults)")
     train.add_argument("--max-steps", type=int, help="stop each role after this many optimiser steps")
+    train.add_argument("--safety-share", type=float,
+                       help="fraction of training sequences drawn from the safety templates (default 0.25)")
     train.add_argument("--tiny", action="store_true", help="reduced sizes for a smoke test")
     train.add_argument("--seed", type=int, default=0)
     train.set_defaults(handler=_cmd_train_defaults)

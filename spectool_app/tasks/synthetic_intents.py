@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 from spectool_app.actions import ToolCall
+from spectool_app.tasks.extra_phrasings import SYNTHETIC_TRAIN
 from spectool_app.tasks.slot_values import Plan
 
 FS, MATH, MSG, TW = "GorillaFileSystem", "MathAPI", "MessageAPI", "TwitterAPI"
@@ -56,7 +57,8 @@ def intent(name: str, backend: str, script: Callable[[Slots], Script], answer: s
            train: tuple[str, ...], test: tuple[str, ...], dev: tuple[str, ...]):
     """Decorator: register the decorated ``prepare`` function as an intent."""
     def register(prepare: Callable[[Plan], Slots | None]) -> Callable[[Plan], Slots | None]:
-        INTENTS.append(Intent(name, backend, prepare, script, answer, train, dev, test))
+        more = SYNTHETIC_TRAIN.get(name, ())  # extra training phrasings, for variety
+        INTENTS.append(Intent(name, backend, prepare, script, answer, train + more, dev, test))
         return prepare
     return register
 

@@ -65,7 +65,7 @@ class TrainDefaultsConfig:
     tokens_per_batch: int = 4096  # padded tokens per optimiser step
     max_tokens: int = 1024  # longer conversations are cut
     max_tool_chars: int = MAX_TOOL_CHARS  # tool output shown in training contexts
-    safety_share: float = 0.1  # fraction of sequences from the safety training templates
+    safety_share: float = 0.25  # fraction of sequences from the safety training templates
     warmup_steps: int = 50  # linear warm-up before the cosine decay
     checkpoint_minutes: float = 5.0  # how often resumable state is written
     max_steps: Optional[int] = None  # stop after this many optimiser steps (tests)

@@ -122,7 +122,7 @@ def extra_rows(path: str | Path) -> list[dict[str, Any]]:
         ValueError: a row without ``draft`` or with a label other than ACCEPT/REJECT.
     """
     from spectool_app.actions import action_from_dict, action_to_json
-    from spectool_app.pairs import compact_context, replay_states
+    from spectool_app.pairs import compact_context, name_arguments, parameter_text, replay_states
     from spectool_app.tasks import TaskError
 
     rows, contexts = [], {}
@@ -135,15 +135,17 @@ def extra_rows(path: str | Path) -> list[dict[str, Any]]:
         task_id, turn, step = str(item.get("task_id", "")), int(item.get("turn", 0)), int(item.get("step", 0))
         if task_id not in contexts:
             try:
-                contexts[task_id] = {(s.turn, s.index): compact_context(s.messages)
+                contexts[task_id] = {(s.turn, s.index): (compact_context(s.messages), s.tools)
                                      for s in replay_states(_find_task(task_id))}
             except (TaskError, ValueError, KeyError):
                 contexts[task_id] = {}
-        fallback = compact_context([{"role": "user", "content": str(item.get("user_text") or "")}])
+        fallback = (compact_context([{"role": "user", "content": str(item.get("user_text") or "")}]), [])
+        context, tools = contexts[task_id].get((turn, step), fallback)
+        draft = name_arguments(action_from_dict(item["draft"]), tools)
         rows.append({"id": f"extra-{item.get('verdict_id', number)}-{item.get('origin', 'annotation')}",
                      "split": "train", "source": task_id.partition(":")[0], "task_id": task_id, "turn": turn,
-                     "step": step, "context": contexts[task_id].get((turn, step), fallback),
-                     "draft": action_to_json(action_from_dict(item["draft"])),
+                     "step": step, "context": context, "draft": action_to_json(draft),
+                     "known": json.dumps(parameter_text(draft, tools), sort_keys=True),
                      "label": int(item["label"] == "ACCEPT"), "kind": "human", "label_mode": "human"})
     return rows
 
