@@ -235,6 +235,11 @@ def test_bench_view_with_and_without_results(tmp_path):
     assert list(view["table"]["config"]) == ["speculative/trained", "target_only/-"]
     assert list(view["table"]["speedup"]) == [2.5, 1.0] and "ci" not in view["table"].columns
     assert len(view["figure"].data) == 1
+    # an unfinished bench (bench --report) says how far each short set got
+    data["config"]["unfinished"] = {"safety": {"tasks_scored": 67, "tasks_planned": 296}}
+    (newer / "results.json").write_text(json.dumps(data))
+    assert "An unfinished bench: scored on the tasks every configuration finished (safety 67 of 296 tasks)." in \
+        bench_view(tmp_path / "results")["text"]
 
 
 # -- app wiring ---------------------------------------------------------------------------------

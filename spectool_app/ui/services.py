@@ -384,6 +384,12 @@ def bench_view(root: Path = RESULTS_DIR) -> dict[str, Any]:
         raise UIError(f"benchmark results {path.parent.name}/results.json cannot be read: {exc}") from exc
     frame = bench_frame(data if isinstance(data, dict) else {})
     text = f"Benchmark results of **{path.parent.name}** ({len(frame)} rows)."
+    config = data.get("config") if isinstance(data, dict) else None
+    unfinished = config.get("unfinished") if isinstance(config, dict) else None
+    if isinstance(unfinished, dict) and unfinished:
+        short = ", ".join(f"{clip(str(k), 40)} {v.get('tasks_scored')} of {v.get('tasks_planned')}"
+                          for k, v in unfinished.items() if isinstance(v, dict))
+        text += f" An unfinished bench: scored on the tasks every configuration finished ({short} tasks)."
     if isinstance(data, dict) and isinstance(data.get("machine"), (dict, str)):
         text += f" Machine: `{clip(json.dumps(data['machine']), 200)}`"
     others = sorted(p.name for p in path.parent.iterdir() if p.suffix in (".md", ".html"))
