@@ -427,10 +427,17 @@ def scope_text(config: dict[str, Any]) -> str:
     """How much of the task sets a bench ran."""
     unfinished = config.get("unfinished") or {}
     if unfinished:
-        short = ", ".join(f"{k} {v['tasks_scored']} of {v['tasks_planned']}" for k, v in unfinished.items())
-        return (f"an unfinished bench, scored on the tasks every configuration has finished so far ({short} tasks; "
-                f"other sets complete) of {_planned_scope(config)}; `bench --resume` continues it")
+        return (f"an unfinished bench, scored on the tasks every configuration has finished so far "
+                f"({unfinished_text(unfinished)}; other sets complete) of {_planned_scope(config)}; "
+                "`bench --resume` continues it")
     return _planned_scope(config)
+
+
+def unfinished_text(unfinished: dict[str, Any]) -> str:
+    """``safety 67 of 296 tasks``: how far each set of ``config.unfinished`` got."""
+    parts = [f"{k} {v.get('tasks_scored')} of {v.get('tasks_planned')}" for k, v in unfinished.items()
+             if isinstance(v, dict)]
+    return ", ".join(parts) + " tasks"
 
 
 def _planned_scope(config: dict[str, Any]) -> str:

@@ -66,6 +66,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from spectool_app.bench import report_bench
+    from spectool_app.bench_report import unfinished_text
 
     if args.resume or args.tasks or args.modes or args.quick or args.limit or args.preset:
         raise UsageError("--report only writes the outputs of the bench in its folder; "
@@ -76,8 +77,7 @@ def _report(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     unfinished = data["config"]["unfinished"]
     if unfinished:
-        short = ", ".join(f"{k} {v['tasks_scored']} of {v['tasks_planned']}" for k, v in unfinished.items())
-        print(f"bench in {args.report} is unfinished ({short} tasks through every configuration); "
+        print(f"bench in {args.report} is unfinished ({unfinished_text(unfinished)} through every configuration); "
               "results.json and report.md score those tasks only")
     print(f"bench results in {args.report}: results.json, report.md and plots")
     return 0

@@ -21,6 +21,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from db import queries
+from spectool_app.bench_report import unfinished_text
 from spectool_app.metrics import speedup_interval
 from spectool_app.config import PROJECT_ROOT, load_config
 from spectool_app.ui import plots
@@ -387,9 +388,8 @@ def bench_view(root: Path = RESULTS_DIR) -> dict[str, Any]:
     config = data.get("config") if isinstance(data, dict) else None
     unfinished = config.get("unfinished") if isinstance(config, dict) else None
     if isinstance(unfinished, dict) and unfinished:
-        short = ", ".join(f"{clip(str(k), 40)} {v.get('tasks_scored')} of {v.get('tasks_planned')}"
-                          for k, v in unfinished.items() if isinstance(v, dict))
-        text += f" An unfinished bench: scored on the tasks every configuration finished ({short} tasks)."
+        text += (" An unfinished bench: scored on the tasks every configuration finished "
+                 f"({clip(unfinished_text(unfinished), 200)}).")
     if isinstance(data, dict) and isinstance(data.get("machine"), (dict, str)):
         text += f" Machine: `{clip(json.dumps(data['machine']), 200)}`"
     others = sorted(p.name for p in path.parent.iterdir() if p.suffix in (".md", ".html"))
