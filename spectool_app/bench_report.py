@@ -318,9 +318,9 @@ def finished_tasks(records: list[dict[str, Any]], plan: Any) -> dict[str, list[s
     return {name: [i for i in ids if keys <= done.get((name, i), set())] for name, ids in plan.task_ids.items()}
 
 
-def unfinished_sets(records: list[dict[str, Any]], plan: Any) -> dict[str, dict[str, int]]:
-    """``{task set: {"tasks_scored", "tasks_planned"}}`` of the sets not every configuration has finished."""
-    finished = finished_tasks(records, plan)
+def unfinished_sets(finished: dict[str, list[str]], plan: Any) -> dict[str, dict[str, int]]:
+    """``{task set: {"tasks_scored", "tasks_planned"}}`` of the sets short of their plan (``finished``:
+    :func:`finished_tasks`)."""
     return {name: {"tasks_scored": len(finished[name]), "tasks_planned": len(ids)}
             for name, ids in plan.task_ids.items() if len(finished[name]) < len(ids)}
 
@@ -332,10 +332,10 @@ def results_document(plan: Any, records: list[dict[str, Any]], session_s: float)
     every configuration has finished, so each configuration of a set covers the same tasks;
     ``config.unfinished`` names the sets that are short and by how much.
     """
-    unfinished = unfinished_sets(records, plan)
+    finished = finished_tasks(records, plan)
+    unfinished = unfinished_sets(finished, plan)
     counts = {k: len(v) for k, v in plan.task_ids.items()}
     if unfinished:
-        finished = finished_tasks(records, plan)
         keep = {(name, i) for name, ids in finished.items() for i in ids}
         records = [r for r in records if (r["task_set"], r["task_id"]) in keep]
         counts = {k: len(v) for k, v in finished.items()}

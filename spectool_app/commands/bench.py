@@ -36,12 +36,17 @@ def _limits(items: tuple[str, ...]) -> tuple[int | None, dict[str, int]]:
     return limit, sizes
 
 
+def _plan_options_given(args: argparse.Namespace) -> bool:
+    """Whether any option that shapes a new bench's plan was given (--resume and --report take none)."""
+    return bool(args.tasks or args.modes or args.quick or args.limit or args.preset)
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from spectool_app.bench import TASK_SETS, BenchOptions, run_bench, sigterm_as_interrupt
 
     if args.report:
         return _report(args)
-    if args.resume and (args.tasks or args.modes or args.quick or args.limit or args.preset):
+    if args.resume and _plan_options_given(args):
         raise UsageError("--resume continues a bench with the options it started with; "
                          "drop --tasks, --modes, --quick, --limit and --preset")
     limit, sizes = _limits(_items(args.limit))
@@ -68,7 +73,7 @@ def _report(args: argparse.Namespace) -> int:
     from spectool_app.bench import report_bench
     from spectool_app.bench_report import unfinished_text
 
-    if args.resume or args.tasks or args.modes or args.quick or args.limit or args.preset:
+    if args.resume or _plan_options_given(args):
         raise UsageError("--report only writes the outputs of the bench in its folder; "
                          "drop --resume, --tasks, --modes, --quick, --limit and --preset")
     try:
