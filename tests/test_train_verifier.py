@@ -176,6 +176,8 @@ def test_init_trains_an_existing_verifier_further_and_keeps_its_lineage(pair_fil
     fresh = fit_verifier(replace(again, init_dir=None)).scorer(again.max_length).scores(texts)
     assert fresh != pytest.approx(trained, abs=1e-3)  # so the equality above is not what any start gives
     assert summary["init"]["steps"] == 3 and summary["init"]["command"] == "pytest"
+    saved = json.loads((tmp_path / "again" / "adapter_config.json").read_text())["modules_to_save"]
+    assert saved and len(saved) == len(set(saved))  # the head's names once, however many rounds
     card = (tmp_path / "again" / "README.md").read_text()
     assert "Produced by: `pytest --init`" in card and "Started from the verifier in" in card and "3 steps" in card
 

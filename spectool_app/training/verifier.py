@@ -292,6 +292,8 @@ def _save(model: Any, config: VerifierTrainConfig, kind: str, out: Path) -> int:
         model.save_pretrained(str(out))
         adapter = json.loads((out / "adapter_config.json").read_text(encoding="utf-8"))
         adapter["base_model_name_or_path"] = config.base  # a spec, never this machine's path
+        if adapter.get("modules_to_save"):  # peft appends the head's names again on every --init round
+            adapter["modules_to_save"] = list(dict.fromkeys(adapter["modules_to_save"]))
         (out / "adapter_config.json").write_text(json.dumps(adapter, indent=2, sort_keys=True), encoding="utf-8")
     settings = {"format": 1, "kind": kind, "weights": weights, "base": config.base,
                 "max_length": config.max_length, "threshold": 0.5}
