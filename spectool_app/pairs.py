@@ -452,7 +452,8 @@ def make_row(state: StepState, split: str, draft: Action, label: int, kind: str,
     return {"id": hashlib.sha1(key.encode("utf-8")).hexdigest()[:16], "split": split,
             "source": state.task.source, "task_id": state.task.id, "turn": state.turn, "step": state.index,
             "context": context, "draft": action_to_json(named),
-            "known": json.dumps(parameter_text(named, state.tools), sort_keys=True), "label": int(label), "kind": kind, "label_mode": mode}
+            "known": json.dumps(parameter_text(named, state.tools), sort_keys=True),
+            "label": int(label), "kind": kind, "label_mode": mode}
 
 
 def dedupe(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
