@@ -16,7 +16,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import torch
 from transformers.generation.logits_process import LogitsProcessorList
@@ -149,6 +149,7 @@ class TransformersChatModel:
             max_new_tokens = int(decoding.get("max_new_tokens", max_new_tokens))
         self._setup(model, tokenizer, name or source, max_new_tokens, temperature, seed)
         self.copy_values = bool(decoding.get("copy_values", False))
+        self.source = source  # the folder or hub id it was loaded from (bench fingerprints)
 
     @classmethod
     def from_model(
@@ -175,6 +176,7 @@ class TransformersChatModel:
         if getattr(tokenizer, "chat_template", None) is None:
             raise ModelUnavailableError(f"the tokenizer of {name!r} has no chat template")
         self.name = name  # shown in logs, the database and the UI
+        self.source: Optional[str] = None  # set by __init__: the folder or hub id loaded
         self.model = model.eval()  # the causal LM, in inference mode
         self.tokenizer = tokenizer  # its tokenizer, with a chat template
         self.max_new_tokens = max_new_tokens  # generation budget per reply

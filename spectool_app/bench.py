@@ -121,6 +121,7 @@ class BenchPlan:
     models: dict[str, str] = field(default_factory=dict)  # role -> model name
     started: str = ""  # ISO time of the first start
     full_counts: dict[str, int] = field(default_factory=dict)  # task set -> tasks in the whole set
+    fingerprints: dict[str, str] = field(default_factory=dict)  # role -> weights digest (a resume must match)
 
     def active_configs(self) -> list[BenchConfig]:
         """The configurations that still run: all of them but the skipped ones, in order."""
@@ -397,7 +398,43 @@ def make_plan(options: BenchOptions, models: dict[str, Any], calibration: Path =
     configs, skipped = plan_configs(config_keys(options.modes), models, load_thresholds(calibration))
     return BenchPlan(asdict(options), task_ids, warmup, configs, skipped,
                      {role: str(getattr(m, "name", role)) for role, m in models.items()},
-                     time.strftime("%Y-%m-%dT%H:%M:%S"), {n: len(tasks) for n, tasks in every.items()})
+                     time.strftime("%Y-%m-%dT%H:%M:%S"), {n: len(tasks) for n, tasks in every.items()},
+                     current_fingerprints(models))
+
+
+def current_fingerprints(models: dict[str, Any]) -> dict[str, str]:
+    """What the bench runs with now: the loaded ``models`` (or preset specs) and the trained verifier."""
+    from spectool_app.fingerprint import bench_fingerprints
+    from spectool_app.trained_verifier import verifier_dir
+
+    return bench_fingerprints(models, verifier_dir())
+
+
+def check_resume_models(folder: Path, plan: BenchPlan, models: Optional[dict[str, Any]]) -> None:
+    """Refuse to resume ``plan`` with other weights than it started with: its results would mix models.
+
+    ``models`` None (spawned workers load their own) reads the preset's specs instead. A plan
+    written before fingerprints existed cannot be checked; a warning says so.
+    """
+    import warnings
+
+    from spectool_app.fingerprint import changed_roles
+
+    if not plan.fingerprints:
+        warnings.warn(f"{folder / PLAN_NAME} records no model fingerprints (an older bench): "
+                      "cannot check that this sitting runs the same models", stacklevel=2)
+        return
+    if models is None:
+        from models.presets import CHAT_ROLES, preset_specs
+
+        specs = preset_specs(plan.options.get("preset"))
+        models = {role: str(specs[role]) for role in CHAT_ROLES}
+    current = current_fingerprints(models)
+    changed = changed_roles(plan.fingerprints, current)
+    if changed:
+        detail = ", ".join(f"{r} {plan.fingerprints.get(r, 'none')} -> {current.get(r, 'none')}" for r in changed)
+        raise ValueError(f"{folder} was planned with other weights ({detail}); its episodes would mix models. "
+                         "Restore those weights to continue it, or start a new bench with another --out")
 
 
 def save_plan(folder: Path, plan: BenchPlan) -> None:
@@ -699,6 +736,8 @@ def run_bench(options: BenchOptions = BenchOptions(), models: Optional[dict[str,
     if plan is None:
         plan = make_plan(options, models, calibration)
         save_plan(folder, plan)
+    else:
+        check_resume_models(folder, plan, models)
     _close_torn_line(folder)  # a sitting killed mid-write (SIGKILL) left half a line
     started = time.perf_counter()
     if workers == 1:

@@ -211,6 +211,37 @@ def test_resume_skips_finished_pairs(tmp_path):
     assert json.loads((folder / "results.json").read_text())["synthetic"][BASELINE]["episodes"] == 3
 
 
+def test_a_resume_with_other_weights_is_refused(tmp_path, monkeypatch):
+    verifier = tmp_path / "verifier"
+    verifier.mkdir()
+    (verifier / "model.safetensors").write_bytes(b"first")
+    monkeypatch.setenv("SPECTOOL_VERIFIER_DIR", str(verifier))
+    tasks = select_tasks("synthetic", size=2)
+    options = BenchOptions(out=str(tmp_path / "out"), task_sets=("synthetic",), modes=("draft_only",), limit=2)
+    with pytest.raises(KeyboardInterrupt):
+        run_bench(options, models=_models(tasks, interrupt_on=tasks[1].id), progress=False)
+    folder = next((tmp_path / "out").iterdir())
+    before = (folder / LOG_NAME).read_text()
+    planned = load_plan(folder).fingerprints
+    assert planned["drafter"] == "drafter" and planned["verifier"].startswith("sha256:")
+    (verifier / "model.safetensors").write_bytes(b"retrained")
+    with pytest.raises(ValueError, match=r"planned with other weights \(verifier sha256:"):
+        run_bench(resume=folder, models=_models(tasks), progress=False)
+    renamed = _models(tasks)
+    renamed["target"].name = "another-target"
+    (verifier / "model.safetensors").write_bytes(b"first")
+    with pytest.raises(ValueError, match="target target -> another-target"):
+        run_bench(resume=folder, models=renamed, progress=False)
+    assert (folder / LOG_NAME).read_text() == before  # nothing ran with the other weights
+    run_bench(resume=folder, models=_models(tasks), progress=False)  # the planned weights again: it finishes
+    assert len(read_log(folder)) == 4
+    plan = load_plan(folder)
+    plan.fingerprints = {}  # a bench planned before fingerprints existed: a warning, then it runs
+    save_plan(folder, plan)
+    with pytest.warns(UserWarning, match="records no model fingerprints"):
+        run_bench(resume=folder, models=_models(tasks), progress=False)
+
+
 def test_two_workers_share_the_tasks_and_one_log(tmp_path):
     tasks = select_tasks("synthetic", size=4)
     options = BenchOptions(out=str(tmp_path), task_sets=("synthetic",), modes=("draft_only",), limit=4)

@@ -206,6 +206,7 @@ def test_saved_folder_loads_offline(trained_model, tmp_path):
     loaded = TransformersChatModel(tmp_path, device="cpu", max_new_tokens=48)
     # a folder round trip gives the same greedy reply
     assert loaded.propose(ask("Lima"), None).actions == [ToolCall("book_flight", {"city": "Lima"})]
+    assert loaded.source == str(tmp_path) and trained_model.source is None  # what bench fingerprints read
 
 
 def test_missing_hub_model_is_unavailable(monkeypatch):
