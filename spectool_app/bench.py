@@ -729,6 +729,8 @@ def run_bench(options: BenchOptions = BenchOptions(), models: Optional[dict[str,
             raise ValueError(f"{folder} already holds a bench; continue it with --resume {folder} "
                              "or choose another --out")
     given = models
+    if plan is not None:
+        check_resume_models(folder, plan, given)  # before loading: weights that changed are refused at once
     if models is None and (plan is None or workers == 1):  # a new plan probes the verifiers with them
         from spectool_app.runner import load_models
 
@@ -736,8 +738,6 @@ def run_bench(options: BenchOptions = BenchOptions(), models: Optional[dict[str,
     if plan is None:
         plan = make_plan(options, models, calibration)
         save_plan(folder, plan)
-    else:
-        check_resume_models(folder, plan, models)
     _close_torn_line(folder)  # a sitting killed mid-write (SIGKILL) left half a line
     started = time.perf_counter()
     if workers == 1:
