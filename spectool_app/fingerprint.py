@@ -46,16 +46,16 @@ def source_fingerprint(source: Optional[str], fallback: str) -> str:
 def bench_fingerprints(models: Mapping[str, Any], verifier_folder: Optional[str | Path]) -> dict[str, str]:
     """Role -> fingerprint for the chat models and the trained verifier folder.
 
-    ``models`` maps roles to loaded models (their ``source`` folder, else their ``name``) or to
-    preset specs (strings: a folder, a hub id or an ``openai:`` spec).
+    ``models`` maps roles to loaded models (their ``source`` folder or hub id, else their ``name``)
+    or to preset specs (strings: a folder, a hub id or an ``openai:`` spec).
     """
     prints = {}
     for role, model in models.items():
         if isinstance(model, str):
             prints[role] = source_fingerprint(model, model)
         else:
-            name = str(getattr(model, "name", role))
-            prints[role] = source_fingerprint(getattr(model, "source", None), name)
+            source = getattr(model, "source", None)  # a hub id here matches the preset spec it came from
+            prints[role] = source_fingerprint(source, str(source or getattr(model, "name", role)))
     if verifier_folder is not None and Path(verifier_folder).is_dir():
         prints["verifier"] = folder_digest(verifier_folder)
     else:

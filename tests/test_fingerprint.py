@@ -49,3 +49,7 @@ def test_bench_fingerprints_per_role(tmp_path):
     assert changed_roles(prints, specs) == ["drafter", "verifier"]
     assert changed_roles(prints, dict(prints)) == []
     assert changed_roles({"target": "x"}, {}) == ["target"]
+    # a hub model loaded in this process and its spec read by a parent that loads nothing agree
+    hub = bench_fingerprints({"target": Named("target:Qwen3-8B", "Qwen/Qwen3-8B")}, None)
+    assert hub == bench_fingerprints({"target": "Qwen/Qwen3-8B"}, None) == {"target": "Qwen/Qwen3-8B",
+                                                                            "verifier": "absent"}
