@@ -147,9 +147,8 @@ class TransformersChatModel:
         model, tokenizer = _load(source, resolved, resolve_dtype(dtype, resolved))
         if max_new_tokens == DEFAULT_MAX_NEW_TOKENS:
             max_new_tokens = int(decoding.get("max_new_tokens", max_new_tokens))
-        self._setup(model, tokenizer, name or source, max_new_tokens, temperature, seed)
+        self._setup(model, tokenizer, name or source, max_new_tokens, temperature, seed, source)
         self.copy_values = bool(decoding.get("copy_values", False))
-        self.source = source  # the folder or hub id it was loaded from (bench fingerprints)
 
     @classmethod
     def from_model(
@@ -167,7 +166,8 @@ class TransformersChatModel:
         return self
 
     def _setup(
-        self, model: Any, tokenizer: Any, name: str, max_new_tokens: int, temperature: float, seed: int
+        self, model: Any, tokenizer: Any, name: str, max_new_tokens: int, temperature: float, seed: int,
+        source: Optional[str] = None,
     ) -> None:
         if max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
@@ -176,7 +176,7 @@ class TransformersChatModel:
         if getattr(tokenizer, "chat_template", None) is None:
             raise ModelUnavailableError(f"the tokenizer of {name!r} has no chat template")
         self.name = name  # shown in logs, the database and the UI
-        self.source: Optional[str] = None  # set by __init__: the folder or hub id loaded
+        self.source = source  # the folder or hub id it was loaded from (bench fingerprints); None in memory
         self.model = model.eval()  # the causal LM, in inference mode
         self.tokenizer = tokenizer  # its tokenizer, with a chat template
         self.max_new_tokens = max_new_tokens  # generation budget per reply

@@ -131,6 +131,35 @@ def test_update_replaces_only_the_kinds_measured_again(setup, monkeypatch):
         merge_reports(first, {**again, "setup": {**again["setup"], "max_far": 0.1}})
 
 
+def test_update_refuses_a_target_retrained_under_the_same_name(tmp_path):
+    from types import SimpleNamespace
+
+    from spectool_app.verifier_eval import model_fingerprints
+
+    folders = {}
+    for version in ("old", "new"):
+        folders[version] = tmp_path / version
+        folders[version].mkdir()
+        (folders[version] / "model.safetensors").write_bytes(version.encode() * 10)
+    drafter = SimpleNamespace(name="drafter", source=None)
+
+    def setup_with(version):
+        target = SimpleNamespace(name="embedded:target", source=str(folders[version]))
+        return {"setup": {"test_digest": "t", "target": "embedded:target", "drafter": "drafter",
+                          "model_fingerprints": model_fingerprints({"drafter": drafter, "target": target})},
+                "never": {"accuracy": 0.5}}
+
+    old, new = setup_with("old"), setup_with("new")
+    assert old["setup"]["model_fingerprints"]["drafter"] == "drafter"
+    assert old["setup"]["model_fingerprints"]["target"].startswith("sha256:")
+    assert merge_reports(old, setup_with("old"))["never"] == {"accuracy": 0.5}
+    with pytest.raises(ValueError, match="cannot update: .*model_fingerprints"):
+        merge_reports(old, new)
+    # a report written before fingerprints were recorded still merges (names compared only)
+    legacy = {**old, "setup": {k: v for k, v in old["setup"].items() if k != "model_fingerprints"}}
+    assert merge_reports(legacy, new)["never"] == {"accuracy": 0.5}
+
+
 def test_sample_rows_keeps_every_source():
     rows = [{"source": "bfcl", "i": i} for i in range(80)] + [{"source": "safety", "i": i} for i in range(20)]
     picked = sample_rows(rows, 10, seed=0)
