@@ -119,7 +119,10 @@ def render_draft(action: Action, context: Optional[str] = None,
     words, ``| unseen: none`` when they contain them all. Copy errors (a cut or invented
     value) are the drafter's commonest mistake, and a small encoder spots them far more
     easily from this note than by aligning the texts; an option the tool lists ('Sell',
-    'ft') is not a copy error.
+    'ft') is not a copy error, but ``| listed: v`` names such values that the context does
+    not (is 'Paris' right when the user said Tokyo?). Two subtler slips follow when present
+    (see :func:`copy_slips`): ``| cut: v`` for a value the context holds only inside a longer
+    name, ``| repeated: v`` for one the draft uses more often than the context names it.
     """
     if isinstance(action, Blocked):
         return "blocked: " + _clip(action.reason, MAX_TEXT_CHARS)
@@ -130,9 +133,20 @@ def render_draft(action: Action, context: Optional[str] = None,
     text = "call " + format_python_call(action)
     if context is None:
         return text
-    unseen = unseen_values(action, context, known)
-    shown = ", ".join(_clip(v, MAX_NOTE_VALUE_CHARS) for v in unseen[:MAX_NOTE_VALUES])
-    return f"{text} | unseen: {shown or 'none'}"
+    note = f"{text} | unseen: {_shown(unseen_values(action, context, known)) or 'none'}"
+    listed = listed_values(action, context, known)
+    if listed:
+        note += f" | listed: {_shown(listed)}"
+    cut, repeated = copy_slips(action, context, known)
+    if cut:
+        note += f" | cut: {_shown(cut)}"
+    if repeated:
+        note += f" | repeated: {_shown(repeated)}"
+    return note
+
+
+def _shown(values: Sequence[str]) -> str:
+    return ", ".join(_clip(v, MAX_NOTE_VALUE_CHARS) for v in values[:MAX_NOTE_VALUES])
 
 
 def _leaf_values(value: Any) -> Iterator[Any]:
@@ -159,6 +173,16 @@ def _occurs(form: str, context: str) -> bool:
     return re.search(pattern, context, flags=re.IGNORECASE) is not None
 
 
+# a whole name: not preceded by a name character, not followed by one nor by ".ext"
+_NAME_START, _NAME_END = r"(?<![\w./\-])", r"(?![\w/\-]|\.\w)"
+
+
+def _whole_count(form: str, context: str) -> int:
+    """How often ``form`` occurs in ``context`` as a whole name: ``receipt.json`` does not
+    occur in ``nilnor_receipt.json``, nor ``tasks_socha`` in ``tasks_socha.txt``."""
+    return len(re.findall(_NAME_START + re.escape(form) + _NAME_END, context, flags=re.IGNORECASE))
+
+
 def unseen_values(call: ToolCall, context: str, known: Optional[Mapping[str, str]] = None) -> list[str]:
     """Argument values of ``call`` found as whole words (case-insensitive) neither in ``context``
     nor in ``known[key]``, the schema text of the top-level argument they belong to.
@@ -175,6 +199,50 @@ def unseen_values(call: ToolCall, context: str, known: Optional[Mapping[str, str
             if forms and not seen and forms[0] not in unseen:
                 unseen.append(forms[0])
     return unseen
+
+
+def listed_values(call: ToolCall, context: str, known: Optional[Mapping[str, str]] = None) -> list[str]:
+    """Argument values of ``call`` that only the parameter's schema text names, not the context
+    (an option such as ``'ft'`` or an example such as ``'Paris'``). Order kept, no repeats."""
+    listed: list[str] = []
+    for key, argument in call.arguments.items():
+        schema_text = (known or {}).get(key, "")
+        for value in _leaf_values(argument):
+            forms = _value_forms(value)
+            if (forms and forms[0] not in listed and schema_text and not any(_occurs(f, context) for f in forms)
+                    and any(_occurs(f, schema_text) for f in forms)):
+                listed.append(forms[0])
+    return listed
+
+
+def copy_slips(call: ToolCall, context: str, known: Optional[Mapping[str, str]] = None) -> tuple[list[str], list[str]]:
+    """``(cut, repeated)``: values of ``call`` copied wrongly although the context has their text.
+
+    ``cut``: found in the context only as part of a longer name (``receipt.json`` from
+    ``nilnor_receipt.json``, ``tasks_socha`` from ``tasks_socha.txt``), never as a whole one
+    nor in the parameter's schema text. ``repeated``: a value the draft uses more often than
+    the context names it (``cityA='74532', cityB='74532'``; ``['passenger', 'passenger']``).
+    Unseen values are left to :func:`unseen_values`. Order kept, no repeats.
+    """
+    uses: dict[str, list[str]] = {}  # first form -> all forms, once per use
+    cut: list[str] = []
+    for key, argument in call.arguments.items():
+        schema_text = (known or {}).get(key, "")
+        for value in _leaf_values(argument):
+            forms = _value_forms(value)
+            if not forms:
+                continue
+            uses.setdefault(forms[0], []).append(forms)
+            if not isinstance(value, str) or forms[0] in cut:
+                continue  # numbers: a cut one is no whole word, so unseen_values lists it
+            if _occurs(forms[0], context) and not any(_whole_count(forms[0], t) for t in (context, schema_text) if t):
+                cut.append(forms[0])
+    repeated = []
+    for first, each in uses.items():
+        named = max(_whole_count(f, context) for f in each[0])
+        if len(each) > max(named, 1) and (named or any(_occurs(f, context) for f in each[0])):
+            repeated.append(first)
+    return cut, repeated
 
 
 def parameter_text(action: Action, tools: Sequence[dict[str, Any]]) -> dict[str, str]:

@@ -15,9 +15,11 @@ from spectool_app.pairs import (
     build_pairs,
     class_balance,
     compact_context,
+    copy_slips,
     dedupe,
     gold_label,
     hard_negatives,
+    listed_values,
     load_pairs,
     pair_texts,
     parameter_text,
@@ -98,6 +100,24 @@ def test_grounding_note_lists_values_missing_from_the_context():
     assert render_draft(Answer("It is 7."), context) == "answer: It is 7."  # answers and refusals get no note
 
 
+def test_grounding_note_names_cut_and_repeated_copies():
+    context = 'user: Can you rename nilnor_receipt.json so it is tasks_socha.txt? | result: {"zipcode": "74532"}'
+    cut = ToolCall("mv", {"source": "receipt.json", "destination": "tasks_socha"})
+    assert unseen_values(cut, context) == []  # both texts are in the context, as parts of longer names
+    assert copy_slips(cut, context) == (["receipt.json", "tasks_socha"], [])
+    assert render_draft(cut, context).endswith("| unseen: none | cut: receipt.json, tasks_socha")
+    whole = ToolCall("mv", {"source": "nilnor_receipt.json", "destination": "tasks_socha.txt"})
+    assert copy_slips(whole, context) == ([], []) and render_draft(whole, context).endswith("| unseen: none")
+    twice = ToolCall("estimate_distance", {"cityA": "74532", "cityB": "74532"})
+    assert render_draft(twice, context).endswith("| unseen: none | repeated: 74532")
+    doors = ToolCall("lockDoors", {"door": ["passenger", "passenger"]})
+    assert copy_slips(doors, "user: lock the driver's and passenger doors")[1] == ["passenger"]
+    assert copy_slips(doors, "user: lock the passenger door, yes the passenger one")[1] == []  # named twice
+    share = ToolCall("mean", {"numbers": [2116.0, 1711.0, 1711.0]})
+    assert copy_slips(share, "user: compute 1711 as a share of 2116")[1] == ["1711.0"]
+    assert copy_slips(ToolCall("add", {"a": 5, "b": 5}), "user: add 5 and 5")[1] == []
+
+
 SELL_TOOL = {"type": "function", "function": {"name": "place_order", "parameters": {"type": "object", "properties": {
     "symbol": {"type": "string", "description": "Ticker of the stock."},
     "order_type": {"type": "string", "description": "Buy or sell. [Enum]: [\"Buy\", \"Sell\"]"},
@@ -112,6 +132,8 @@ def test_values_the_tool_itself_lists_are_not_unseen():
     assert set(known) == {"symbol", "order_type", "unit", "amount"} and known["unit"] == "ft m"
     assert unseen_values(call, context) == ["Sell", "ft"]  # the old note: listed options look invented
     assert unseen_values(call, context, known) == []
+    # they are named, though: the verifier may check that the option fits the request
+    assert listed_values(call, context, known) == ["Sell", "ft"] and listed_values(call, context) == []
     # an option counts only for its own parameter, and a cut or invented value is still unseen
     wrong = ToolCall("place_order", {"symbol": "Sell", "order_type": "Hold", "amount": 2})
     assert render_draft(wrong, context, parameter_text(wrong, [SELL_TOOL])).endswith("| unseen: Sell, Hold, 2")
@@ -119,9 +141,9 @@ def test_values_the_tool_itself_lists_are_not_unseen():
     # the verifier input reads the schema from the tools, a stored pair row from its ``known``
     messages = [{"role": "user", "content": "Dump 20 of my ZETA shares"}]
     _, draft = verifier_input(messages, [SELL_TOOL], ToolCall("place_order", {"$0": "ZETA", "$1": "Sell"}))
-    assert draft == "call place_order(symbol='ZETA', order_type='Sell') | unseen: none"
+    assert draft == "call place_order(symbol='ZETA', order_type='Sell') | unseen: none | listed: Sell"
     row = {"context": context, "draft": action_to_json(call), "known": json.dumps(known)}
-    assert pair_texts([row])[0][1].endswith("| unseen: none")
+    assert pair_texts([row])[0][1].endswith("| unseen: none | listed: Sell, ft")
     assert pair_texts([{**row, "known": "{not json"}])[0][1].endswith("| unseen: Sell, ft")
 
 
