@@ -4,6 +4,7 @@ A bench can take many sittings; between two of them someone may retrain the targ
 verifier. ``bench_fingerprints`` names what each role ran with: a digest of its folder's files
 when it was loaded from a folder, else its name (a hub id or a served model, whose weights are
 not ours to read). ``changed_roles`` compares a plan's fingerprints with the current ones.
+eval-verifiers records ``model_fingerprints`` so that ``--update`` cannot merge two targets.
 """
 
 from __future__ import annotations
@@ -43,12 +44,9 @@ def source_fingerprint(source: Optional[str], fallback: str) -> str:
     return fallback
 
 
-def bench_fingerprints(models: Mapping[str, Any], verifier_folder: Optional[str | Path]) -> dict[str, str]:
-    """Role -> fingerprint for the chat models and the trained verifier folder.
-
-    ``models`` maps roles to loaded models (their ``source`` folder or hub id, else their ``name``)
-    or to preset specs (strings: a folder, a hub id or an ``openai:`` spec).
-    """
+def model_fingerprints(models: Mapping[str, Any]) -> dict[str, str]:
+    """Role -> fingerprint of chat models: loaded ones (their ``source`` folder or hub id, else
+    their ``name``) or preset specs (strings: a folder, a hub id or an ``openai:`` spec)."""
     prints = {}
     for role, model in models.items():
         if isinstance(model, str):
@@ -56,6 +54,13 @@ def bench_fingerprints(models: Mapping[str, Any], verifier_folder: Optional[str 
         else:
             source = getattr(model, "source", None)  # a hub id here matches the preset spec it came from
             prints[role] = source_fingerprint(source, str(source or getattr(model, "name", role)))
+    return prints
+
+
+def bench_fingerprints(models: Mapping[str, Any], verifier_folder: Optional[str | Path]) -> dict[str, str]:
+    """Role -> fingerprint for the chat models (see :func:`model_fingerprints`) and the trained
+    verifier folder (``"absent"`` when there is none)."""
+    prints = model_fingerprints(models)
     if verifier_folder is not None and Path(verifier_folder).is_dir():
         prints["verifier"] = folder_digest(verifier_folder)
     else:

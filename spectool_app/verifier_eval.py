@@ -27,6 +27,7 @@ from typing import Any, Optional, Sequence
 from spectool_app.actions import action_from_json
 from spectool_app.calibration import median_latency_ms
 from spectool_app.config import PROJECT_ROOT
+from spectool_app.fingerprint import model_fingerprints
 from spectool_app.judging import JudgeContext, judge
 from spectool_app.verifiers import VERIFIER_KINDS, make_verifier
 
@@ -257,18 +258,8 @@ def evaluate_verifiers(models: dict[str, Any], options: VerifierEvalOptions = Ve
                        "target_ms_per_step": target_ms, "calibrated_on_dev": dev is not None,
                        "max_far": options.max_far, "drafter": getattr(models["drafter"], "name", "?"),
                        "target": getattr(target, "name", "?"), "seed": options.seed,
-                       "model_fingerprints": model_fingerprints(models)}
+                       "model_fingerprints": model_fingerprints({r: models[r] for r in ("drafter", "target")})}
     return report
-
-
-def model_fingerprints(models: dict[str, Any]) -> dict[str, str]:
-    """Digests of the drafter's and target's weights (see spectool_app.fingerprint): two targets
-    retrained under one name differ here, not in their names."""
-    from spectool_app.fingerprint import bench_fingerprints
-
-    prints = bench_fingerprints({role: models[role] for role in ("drafter", "target")}, None)
-    prints.pop("verifier")
-    return prints
 
 
 def pairs_digest(rows: Sequence[dict[str, Any]]) -> str:
@@ -293,7 +284,8 @@ def merge_reports(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     before, after = old.get("setup", {}), new.get("setup", {})
     differ = [k for k in SAME_SETUP if before.get(k) != after.get(k)]
     if "model_fingerprints" in before and "model_fingerprints" in after:  # reports from before lack them
-        differ += [k for k in ("model_fingerprints",) if before[k] != after[k]]
+        if before["model_fingerprints"] != after["model_fingerprints"]:
+            differ.append("model_fingerprints")
     if differ:
         shown = ", ".join(f"{k}: {before.get(k)!r} vs {after.get(k)!r}" for k in differ)
         raise ValueError(f"cannot update: the earlier report was measured differently ({shown}); "

@@ -134,7 +134,7 @@ def test_update_replaces_only_the_kinds_measured_again(setup, monkeypatch):
 def test_update_refuses_a_target_retrained_under_the_same_name(tmp_path):
     from types import SimpleNamespace
 
-    from spectool_app.verifier_eval import model_fingerprints
+    from spectool_app.fingerprint import model_fingerprints
 
     folders = {}
     for version in ("old", "new"):
