@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence
 
 from models.tool_schema import tool_specs
-from spectool_app.actions import Action, Answer, Blocked, ToolCall, action_from_dict, action_to_json
+from spectool_app.actions import Action, Answer, Blocked, ToolCall, action_from_dict, action_from_json, action_to_json
 from spectool_app.jsonl import write_jsonl
 from spectool_app.parsing import format_python_call
 from spectool_app.signatures import SignatureError, bind_arguments, equivalent
@@ -273,8 +273,6 @@ def verifier_input(messages: Sequence[dict[str, Any]], tools: Sequence[dict[str,
 
 def pair_texts(rows: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
     """(context, rendered draft) of stored pair rows: what training and calibration feed the model."""
-    from spectool_app.actions import action_from_json
-
     return [(str(row["context"]), render_draft(action_from_json(row["draft"]), str(row["context"]), row_known(row)))
             for row in rows]
 
@@ -515,13 +513,57 @@ class PairOptions:
 def make_row(state: StepState, split: str, draft: Action, label: int, kind: str, mode: str) -> dict[str, Any]:
     """One JSONL row; ``id`` hashes task, step, the compact input and the labelling mode."""
     named = name_arguments(draft, state.tools)
-    context, text = compact_context(state.messages), render_draft(named)
-    key = f"{state.task.id}|{state.turn}|{state.index}|{context}|{text}|{mode}"
-    return {"id": hashlib.sha1(key.encode("utf-8")).hexdigest()[:16], "split": split,
+    context = compact_context(state.messages)
+    return {"id": pair_id(state.task.id, state.turn, state.index, context, named, mode), "split": split,
             "source": state.task.source, "task_id": state.task.id, "turn": state.turn, "step": state.index,
             "context": context, "draft": action_to_json(named),
             "known": json.dumps(parameter_text(named, state.tools), sort_keys=True),
             "label": int(label), "kind": kind, "label_mode": mode}
+
+
+def pair_id(task_id: str, turn: int, step: int, context: str, draft: Action, mode: str) -> str:
+    """16 hex digits hashing the step, the context, the draft (canonical JSON) and the labelling mode."""
+    key = f"{task_id}|{turn}|{step}|{context}|{action_to_json(draft)}|{mode}"
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
+
+
+def refresh_contexts(rows: Sequence[dict[str, Any]], tasks: Iterable[Any],
+                     max_tool_chars: Optional[int] = None, progress: bool = False) -> list[dict[str, Any]]:
+    """``rows`` with ``context`` and ``id`` recomputed by today's :func:`compact_context`.
+
+    Each row's step is replayed with gold history (no drafter, no forks), so a change to how
+    the verifier's context is written reaches existing pair files in seconds instead of a
+    rebuild; drafts, labels and every other field are kept, and rows that now coincide are
+    deduplicated.
+
+    Raises:
+        ValueError: a row's task is not among ``tasks``, or the task has no such step.
+    """
+    from tqdm.auto import tqdm
+
+    from spectool_app.context import MAX_TOOL_CHARS, gold_steps
+
+    by_id = {task.id: task for task in tasks}
+    missing = sorted({str(row.get("task_id")) for row in rows} - set(by_id))
+    if missing:
+        raise ValueError(f"{len(missing)} task id(s) of the pairs are not in their splits' task sets "
+                         f"(first: {missing[0]!r}); were they built with another --seed?")
+    limit = MAX_TOOL_CHARS if max_tool_chars is None else max_tool_chars
+    contexts: dict[tuple[str, int, int], str] = {}
+    for task_id in tqdm(sorted({str(row["task_id"]) for row in rows}), desc="replay", unit="task",
+                        disable=not progress):
+        for step in gold_steps(by_id[task_id], limit):
+            contexts[(task_id, step.turn, step.index)] = compact_context(step.messages)
+    out = []
+    for row in rows:
+        key = (str(row["task_id"]), int(row["turn"]), int(row["step"]))
+        if key not in contexts:
+            raise ValueError(f"pair {row.get('id')}: task {key[0]} has no turn {key[1]} step {key[2]}")
+        context = contexts[key]
+        draft = action_from_json(row["draft"])
+        out.append({**row, "context": context,
+                    "id": pair_id(*key, context, draft, str(row.get("label_mode", "gold")))})
+    return dedupe(out)
 
 
 def dedupe(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

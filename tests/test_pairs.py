@@ -24,6 +24,7 @@ from spectool_app.pairs import (
     pair_texts,
     parameter_text,
     perturb_value,
+    refresh_contexts,
     render_draft,
     replay_states,
     twin_reasons,
@@ -226,6 +227,18 @@ def test_build_pairs_labels_dedupes_and_balances(dev_tasks, twins):
     assert balance["by_kind"]["unsafe"] == [0, 1]
     assert set(rows[0]) == {"id", "split", "source", "task_id", "turn", "step", "context", "draft", "known", "label",
                             "kind", "label_mode"}
+
+
+def test_refresh_contexts_rewrites_stale_contexts_and_keeps_the_rest(dev_tasks):
+    task = dev_tasks["synthetic:dev-3"]
+    rows = build_pairs("dev", ScriptedDrafter(Answer("ok")), PairOptions(samples=0), tasks=[task], progress=False)
+    assert refresh_contexts(rows, [task]) == rows  # a file built by today's code is already fresh
+    stale = [{**row, "context": "user: an older rendering", "id": f"old-{i}"} for i, row in enumerate(rows)]
+    assert refresh_contexts(stale, [task]) == rows  # context and id as build-pairs writes them today
+    with pytest.raises(ValueError, match="not in their splits' task sets .*'synthetic:dev-3'"):
+        refresh_contexts(rows, [])
+    with pytest.raises(ValueError, match="task synthetic:dev-3 has no turn 9 step 0"):
+        refresh_contexts([{**rows[0], "turn": 9}], [task])
 
 
 def test_class_balance_and_dedupe_on_literal_rows():

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from spectool_app.actions import ToolCall
-from spectool_app.pairs import PairOptions, build_pairs, write_pairs
+from spectool_app.pairs import PairOptions, build_pairs, load_pairs, write_pairs
 from spectool_app.tasks import load_tasks
 from spectool_app.training.verifier import VerifierTrainConfig, train_verifier
 from spectool_app.verifier_eval import (
@@ -178,3 +178,19 @@ def test_cli_rejects_unknown_kinds_and_label_modes(tmp_path):
     assert result.returncode == 2 and "unknown --label 'human'; valid modes: gold, target" in result.stderr
     result = run_cli("eval-verifiers", "--update", "--out", str(tmp_path))
     assert result.returncode == 2 and "--update needs an earlier report at" in result.stderr
+
+
+def test_refresh_pairs_cli_rewrites_contexts_from_a_replay(tmp_path):
+    task = next(t for t in load_tasks("synthetic", "dev") if t.id == "synthetic:dev-3")
+    rows = build_pairs("dev", ScriptedDrafter(ToolCall("view_messages_sent", {})), PairOptions(samples=0),
+                       tasks=[task], progress=False)
+    stale = write_pairs([{**r, "context": "user: stale", "id": f"old-{i}"} for i, r in enumerate(rows)],
+                        tmp_path / "dev.jsonl")
+    result = run_cli("refresh-pairs", str(stale), "--out", str(tmp_path / "fresh.jsonl"), "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["rows"] == summary["rows_before"] == summary["contexts_changed"] == len(rows)
+    assert load_pairs(tmp_path / "fresh.jsonl") == rows
+    assert load_pairs(stale)[0]["context"] == "user: stale"  # --out leaves the input as it was
+    result = run_cli("refresh-pairs", str(tmp_path / "missing.jsonl"))
+    assert result.returncode != 0 and "no pair file" in result.stderr

@@ -79,6 +79,36 @@ def _add_build_pairs(commands: argparse._SubParsersAction) -> None:
     build.set_defaults(handler=_cmd_build_pairs)
 
 
+def _cmd_refresh_pairs(args: argparse.Namespace) -> int:
+    from spectool_app.pairs import PairOptions, class_balance, load_pairs, refresh_contexts, split_tasks, write_pairs
+
+    rows = load_pairs(args.file)
+    options = PairOptions(seed=args.seed, safety_train_pairs=args.safety_train_pairs)
+    tasks = [t for split in sorted({str(r.get("split")) for r in rows}) for t in split_tasks(split, options)]
+    fresh = refresh_contexts(rows, tasks, progress=True)
+    before = {str(r.get("id")) for r in rows}
+    path = write_pairs(fresh, args.out or args.file)
+    summary = {"command": _command(args), "file": str(path), "rows_before": len(rows), "rows": len(fresh),
+               "contexts_changed": sum(r["id"] not in before for r in fresh),
+               "accept_share": class_balance(fresh)["accept_share"]}
+    print(f"{summary['rows']} pairs ({summary['rows_before']} before), {summary['contexts_changed']} with a new "
+          f"context -> {path}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(summary, sort_keys=True))
+    return 0
+
+
+def _add_refresh_pairs(commands: argparse._SubParsersAction) -> None:
+    refresh = commands.add_parser("refresh-pairs", help="rewrite a pair file's contexts with today's compact context "
+                                                        "(drafts and labels kept; no drafter)")
+    refresh.add_argument("file", help="a pair file written by build-pairs")
+    refresh.add_argument("--out", help="write here instead of rewriting FILE")
+    refresh.add_argument("--seed", type=int, default=0, help="the --seed the pairs were built with")
+    refresh.add_argument("--safety-train-pairs", type=int, default=480, help="as given to build-pairs")
+    refresh.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    refresh.set_defaults(handler=_cmd_refresh_pairs)
+
+
 def _cmd_train_verifier(args: argparse.Namespace) -> int:
     from spectool_app.training.verifier import VerifierTrainConfig, train_verifier
 
@@ -184,6 +214,7 @@ def _add_eval_verifiers(commands: argparse._SubParsersAction) -> None:
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     _add_build_pairs(commands)
+    _add_refresh_pairs(commands)
     _add_train_verifier(commands)
     _add_calibrate(commands)
     _add_eval_verifiers(commands)
