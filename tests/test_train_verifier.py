@@ -132,6 +132,8 @@ def test_causal_lm_sft_path_on_a_tiny_config_model(pair_files, tmp_path):
     # left padding in a batch gives the scores of one pair at a time
     assert [verifier.score_texts([t], 1)[0] for t in texts] == pytest.approx(batched, abs=1e-4)
     assert all(0.0 < p < 1.0 for p in batched)
+    with pytest.raises(ValueError, match="full fine-tuning .--full. is for encoder bases"):
+        fit_verifier(replace(config, full_finetune=True))
 
 
 def test_extra_rows_from_the_app_export(tmp_path):
@@ -182,9 +184,22 @@ def test_init_trains_an_existing_verifier_further_and_keeps_its_lineage(pair_fil
     assert "Produced by: `pytest --init`" in card and "Started from the verifier in" in card and "3 steps" in card
 
 
+def test_full_fine_tuning_can_start_from_a_lora_verifier(pair_files, tmp_path):
+    train_verifier(config_for(pair_files, tmp_path / "lora", max_steps=3, learning_rate=5e-3, dev_file=None))
+    texts = pair_texts(rows(1))
+    lora = TrainedVerifier(str(tmp_path / "lora")).score_texts(texts)
+    # a near-zero learning rate: the merged adapter and head are the start, not the bare base
+    config = config_for(pair_files, tmp_path / "full", full_finetune=True, max_steps=1, learning_rate=1e-12,
+                        init_dir=str(tmp_path / "lora"), dev_file=None)
+    summary = train_verifier(config)
+    assert summary["weights"] == "full" and summary["init"]["from"].endswith("lora")
+    assert (tmp_path / "full" / "model.safetensors").is_file()
+    assert TrainedVerifier(str(tmp_path / "full")).score_texts(texts) == pytest.approx(lora, abs=2e-3)  # float16
+    # but a LoRA run cannot start from fully fine-tuned weights
+    with pytest.raises(ValueError, match=r"its verifier has \{'weights': 'full'\}, this run trains .*'lora'"):
+        fit_verifier(config_for(pair_files, tmp_path / "x", init_dir=str(tmp_path / "full")))
+
+
 def test_init_refuses_a_folder_without_a_matching_verifier(pair_files, tmp_path):
-    train_verifier(config_for(pair_files, tmp_path / "lora", max_steps=1, dev_file=None))
-    with pytest.raises(ValueError, match=r"this run trains .*'weights': 'full'"):
-        fit_verifier(config_for(pair_files, tmp_path / "x", full_finetune=True, init_dir=str(tmp_path / "lora")))
     with pytest.raises(ValueError, match="no trained verifier there"):
         fit_verifier(config_for(pair_files, tmp_path / "y", init_dir=str(tmp_path / "empty")))

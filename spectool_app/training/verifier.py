@@ -15,7 +15,8 @@ The transformers ``Trainer`` runs the loop (seeded, progress bars, CUDA when pre
 After training, the verifier is calibrated on the dev pairs and its card written (see
 ``calibration``). ``--extra`` adds human-labelled pairs exported by the app
 (``db.queries.export_pairs``); ``--init DIR`` trains an existing verifier further (its adapter
-or weights are the start, e.g. to fold in new labels without a full retrain), and the card
+or weights are the start, e.g. to fold in new labels without a full retrain; a LoRA verifier's
+adapter is merged into the base when ``--full`` trains it further), and the card
 keeps the earlier run's training beside the new one. This module knows nothing about the loop
 or the store.
 """
@@ -168,8 +169,11 @@ def init_lineage(config: VerifierTrainConfig, kind: str) -> Optional[dict[str, A
     """Check that ``config.init_dir`` holds a verifier this run can train further; its training record.
 
     Raises:
-        ValueError: the folder holds no verifier, or one of another kind, base or weight format.
+        ValueError: the folder holds no verifier, or one of another kind or base, or a fully
+            fine-tuned one for a LoRA run (LoRA to full is allowed: the adapter is merged).
     """
+    if kind == "causal_lm" and config.full_finetune:
+        raise ValueError("full fine-tuning (--full) is for encoder bases; a causal-LM verifier trains with LoRA")
     if not config.init_dir:
         return None
     folder = Path(config.init_dir)
@@ -179,6 +183,8 @@ def init_lineage(config: VerifierTrainConfig, kind: str) -> Optional[dict[str, A
         raise ValueError(f"--init {folder}: no trained verifier there ({CONFIG_NAME} unreadable: {exc})") from None
     wanted = {"kind": kind, "base": config.base, "weights": "full" if config.full_finetune else "lora"}
     differ = {k: settings.get(k) for k, v in wanted.items() if settings.get(k) != v}
+    if differ == {"weights": "lora"}:  # full fine-tuning from a LoRA verifier: its adapter is merged first
+        differ = {}
     if differ:
         raise ValueError(f"--init {folder}: its verifier has {differ}, this run trains {wanted}; "
                          "give a verifier of the same kind, base and weights")
@@ -211,8 +217,13 @@ def _cross_encoder(config: VerifierTrainConfig, texts: list[tuple[str, str]], la
 
     base, local = resolve_base(config.base), not downloads_allowed()
     tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=local)
-    weights = config.init_dir if config.init_dir and config.full_finetune else base
+    init_is_lora = bool(config.init_dir) and (Path(config.init_dir) / "adapter_config.json").is_file()
+    weights = config.init_dir if config.init_dir and config.full_finetune and not init_is_lora else base
     model = AutoModelForSequenceClassification.from_pretrained(weights, num_labels=2, local_files_only=local)
+    if config.full_finetune and init_is_lora:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, config.init_dir).merge_and_unload().requires_grad_(True)
     if config.full_finetune:
         model.float()  # a saved full verifier is float16
     else:
