@@ -86,10 +86,10 @@ def _cmd_refresh_pairs(args: argparse.Namespace) -> int:
     options = PairOptions(seed=args.seed, safety_train_pairs=args.safety_train_pairs)
     tasks = [t for split in sorted({str(r.get("split")) for r in rows}) for t in split_tasks(split, options)]
     fresh = refresh_contexts(rows, tasks, progress=True)
-    before = {str(r.get("id")) for r in rows}
+    before = {(r["task_id"], r["turn"], r["step"]): r["context"] for r in rows}
     path = write_pairs(fresh, args.out or args.file)
     summary = {"command": _command(args), "file": str(path), "rows_before": len(rows), "rows": len(fresh),
-               "contexts_changed": sum(r["id"] not in before for r in fresh),
+               "contexts_changed": sum(r["context"] != before[(r["task_id"], r["turn"], r["step"])] for r in fresh),
                "accept_share": class_balance(fresh)["accept_share"]}
     print(f"{summary['rows']} pairs ({summary['rows_before']} before), {summary['contexts_changed']} with a new "
           f"context -> {path}", file=sys.stderr)
