@@ -511,7 +511,7 @@ class PairOptions:
 
 
 def make_row(state: StepState, split: str, draft: Action, label: int, kind: str, mode: str) -> dict[str, Any]:
-    """One JSONL row; ``id`` hashes task, step, the compact input and the labelling mode."""
+    """One JSONL row; ``id`` is :func:`pair_id` (step, compact context, draft, labelling mode)."""
     named = name_arguments(draft, state.tools)
     context = compact_context(state.messages)
     return {"id": pair_id(state.task.id, state.turn, state.index, context, named, mode), "split": split,
