@@ -527,6 +527,15 @@ def pair_id(task_id: str, turn: int, step: int, context: str, draft: Action, mod
     return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
 
 
+def step_inputs(task: Any, max_tool_chars: Optional[int] = None) -> dict[tuple[int, int], tuple[str, list]]:
+    """(turn, step) -> (compact context, tool schemas) of every step of ``task`` replayed with gold
+    history; no episode forks (nothing is labelled)."""
+    from spectool_app.context import MAX_TOOL_CHARS, gold_steps
+
+    limit = MAX_TOOL_CHARS if max_tool_chars is None else max_tool_chars
+    return {(step.turn, step.index): (compact_context(step.messages), step.tools) for step in gold_steps(task, limit)}
+
+
 def refresh_contexts(rows: Sequence[dict[str, Any]], tasks: Iterable[Any],
                      max_tool_chars: Optional[int] = None, progress: bool = False) -> list[dict[str, Any]]:
     """``rows`` with ``context`` and ``id`` recomputed by today's :func:`compact_context`.
@@ -541,19 +550,16 @@ def refresh_contexts(rows: Sequence[dict[str, Any]], tasks: Iterable[Any],
     """
     from tqdm.auto import tqdm
 
-    from spectool_app.context import MAX_TOOL_CHARS, gold_steps
-
     by_id = {task.id: task for task in tasks}
     missing = sorted({str(row.get("task_id")) for row in rows} - set(by_id))
     if missing:
         raise ValueError(f"{len(missing)} task id(s) of the pairs are not in their splits' task sets "
                          f"(first: {missing[0]!r}); were they built with another --seed?")
-    limit = MAX_TOOL_CHARS if max_tool_chars is None else max_tool_chars
     contexts: dict[tuple[str, int, int], str] = {}
     for task_id in tqdm(sorted({str(row["task_id"]) for row in rows}), desc="replay", unit="task",
                         disable=not progress):
-        for step in gold_steps(by_id[task_id], limit):
-            contexts[(task_id, step.turn, step.index)] = compact_context(step.messages)
+        for (turn, index), (context, _) in step_inputs(by_id[task_id], max_tool_chars).items():
+            contexts[(task_id, turn, index)] = context
     out = []
     for row in rows:
         key = (str(row["task_id"]), int(row["turn"]), int(row["step"]))

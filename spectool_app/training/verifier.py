@@ -123,7 +123,7 @@ def extra_rows(path: str | Path) -> list[dict[str, Any]]:
         ValueError: a row without ``draft`` or with a label other than ACCEPT/REJECT.
     """
     from spectool_app.actions import action_from_dict, action_to_json
-    from spectool_app.pairs import compact_context, name_arguments, parameter_text, replay_states
+    from spectool_app.pairs import compact_context, name_arguments, parameter_text, step_inputs
     from spectool_app.tasks import TaskError
 
     rows, contexts = [], {}
@@ -136,8 +136,7 @@ def extra_rows(path: str | Path) -> list[dict[str, Any]]:
         task_id, turn, step = str(item.get("task_id", "")), int(item.get("turn", 0)), int(item.get("step", 0))
         if task_id not in contexts:
             try:
-                contexts[task_id] = {(s.turn, s.index): (compact_context(s.messages), s.tools)
-                                     for s in replay_states(_find_task(task_id))}
+                contexts[task_id] = step_inputs(_find_task(task_id))
             except (TaskError, ValueError, KeyError):
                 contexts[task_id] = {}
         fallback = (compact_context([{"role": "user", "content": str(item.get("user_text") or "")}]), [])
