@@ -23,3 +23,13 @@ def test_card_of_a_grown_model_names_its_source():
     card = card_text("target", record(grown), REPORT, "eval-models")
     assert "began as the trained drafter (2 layers, 7 steps" in card
     assert "the drafter's minutes are not counted" in card
+
+
+def test_card_splits_training_time_by_phase():
+    phases = [{"device": "cpu", "from_step": 0, "from_elapsed_s": 0.0, "from_tokens": 0},
+              {"device": "cuda", "from_step": 6, "from_elapsed_s": 60.0, "from_tokens": 1000, "learning_rate": 1e-3,
+               "tokens_per_batch": 65536, "budget_minutes": 1.5,
+               "resumed": [{"at_step": 8, "learning_rate": 5e-4, "budget_minutes": 2.0}]}]
+    card = card_text("target", record(dict(PROGRESS, phases=phases)), REPORT, "eval-models")
+    assert "1.0 minutes on cpu (1000 tokens), then 1.0 minutes on cuda (4000 tokens, peak learning rate 0.001" in card
+    assert "resumed at step 8 with peak 0.0005 and a 2-minute budget" in card

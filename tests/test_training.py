@@ -76,6 +76,43 @@ def test_reduced_train_defaults_run_completes_and_loads(tmp_path):
     shutil.rmtree(tmp_path / "work")
     warm = train_defaults(tiny_config(str(tmp_path / "work"), str(tmp_path / "out"), steps=4))
     assert warm["target"]["step"] == 4
+    # each run is recorded: the first phase, its resume, then a new phase for the warm start (fresh optimiser)
+    phases = warm["target"]["phases"]
+    assert [p["from_step"] for p in phases] == [0, 3]
+    assert [r["at_step"] for r in phases[0]["resumed"]] == [2]
+    assert json.loads((tmp_path / "out" / "target" / "training.json").read_text())["progress"]["phases"] == phases
+
+
+def test_a_new_phase_restarts_the_learning_rate_schedule(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    import spectool_app.training.defaults as defaults
+
+    seen = []
+    real = defaults.learning_rate_at
+    monkeypatch.setattr(defaults, "learning_rate_at", lambda step, *a: seen.append(step) or real(step, *a))
+    config = replace(tiny_config(str(tmp_path / "work"), str(tmp_path / "out"), steps=2), roles=("drafter",))
+    train_defaults(config)
+    import shutil
+
+    shutil.rmtree(tmp_path / "work")  # a fresh clone: warm start from the published drafter
+    train_defaults(replace(config, max_steps=4))
+    assert seen == [0, 1, 0, 1]  # steps counted from each phase's start, so the warm-up runs again
+
+
+def test_data_workers_feed_the_stream_of_worker_zero_first(tokenizer):
+    from dataclasses import replace
+
+    from spectool_app.training.defaults import TrainDefaultsConfig, _encode_stream, training_sequences
+
+    config = replace(TrainDefaultsConfig(), data_workers=1, max_tokens=256)
+    parallel = training_sequences(7, config, tokenizer, chunk=3)
+    try:
+        got = [next(parallel) for _ in range(4)]
+    finally:
+        parallel.close()
+    expected = [s for _, s in zip(range(4), _encode_stream(7, config.safety_share, tokenizer, config.max_tool_chars, 256))]
+    assert [s.input_ids for s in got] == [s.input_ids for s in expected]
 
 
 def test_grown_model_computes_what_its_source_computes(tokenizer):

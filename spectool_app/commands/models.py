@@ -25,8 +25,18 @@ def _cmd_train_defaults(args: argparse.Namespace) -> int:
     minutes.update({k: v for k, v in (("drafter", args.drafter_minutes), ("target", args.target_minutes)) if v})
     overrides = {"roles": roles, "minutes": minutes, "seed": args.seed}
     overrides.update({k: v for k, v in (("out_dir", args.out_dir), ("work_dir", args.work_dir)) if v})
+    learning_rate = dict(config.learning_rate)
+    learning_rate.update({k: v for k, v in (("drafter", args.drafter_lr), ("target", args.target_lr)) if v})
+    overrides["learning_rate"] = learning_rate
     if args.max_steps is not None:
         overrides["max_steps"] = args.max_steps
+    for name in ("tokens_per_batch", "data_workers"):
+        value = getattr(args, name)
+        if value is not None:
+            if value < (1 if name == "tokens_per_batch" else 0):
+                raise UsageError(f"--{name.replace('_', '-')} must be a whole number of at least "
+                                 f"{1 if name == 'tokens_per_batch' else 0}, got {value}")
+            overrides[name] = value
     if args.safety_share is not None:
         if not 0 <= args.safety_share < 1:
             raise UsageError(f"--safety-share must be at least 0 and below 1 (a fraction of the training "
@@ -45,6 +55,12 @@ def add_train_defaults_parser(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--out-dir", help="where checkpoints go (default models/embedded)")
     train.add_argument("--work-dir", help="resumable state (default data/train-defaults)")
     train.add_argument("--max-steps", type=int, help="stop each role after this many optimiser steps")
+    train.add_argument("--drafter-lr", type=float, help="peak learning rate of the drafter (default 3e-3)")
+    train.add_argument("--target-lr", type=float, help="peak learning rate of the target (default 3e-4)")
+    train.add_argument("--tokens-per-batch", type=int, help="padded tokens per optimiser step (default 4096; "
+                       "a GPU wants far more)")
+    train.add_argument("--data-workers", type=int, help="processes that render and tokenize training "
+                       "conversations (default 0: the training process does it; a GPU needs several)")
     train.add_argument("--safety-share", type=float,
                        help="fraction of training sequences drawn from the safety templates (default 0.25)")
     train.add_argument("--tiny", action="store_true", help="reduced sizes for a smoke test")

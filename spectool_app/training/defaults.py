@@ -69,6 +69,7 @@ class TrainDefaultsConfig:
     warmup_steps: int = 50  # linear warm-up before the cosine decay
     checkpoint_minutes: float = 5.0  # how often resumable state is written
     max_steps: Optional[int] = None  # stop after this many optimiser steps (tests)
+    data_workers: int = 0  # processes encoding training conversations (0: in the training process)
     seed: int = 0  # everything random derives from this
 
 
@@ -139,6 +140,54 @@ def training_task_stream(seed: int, safety_share: float) -> Iterator[Any]:
         rng.shuffle(tasks)
         yield from tasks
         round_index += 1
+
+
+WORKER_SEED_STRIDE = 1_000_003  # seed distance between data workers: their generator seeds never meet
+
+
+def _encode_stream(seed: int, safety_share: float, tokenizer: Any, max_tool_chars: int,
+                   max_tokens: int) -> Iterator[Sequence]:
+    return (encode_task(t, tokenizer, max_tool_chars, max_tokens) for t in training_task_stream(seed, safety_share))
+
+
+def _sequence_worker(queue: Any, seed: int, safety_share: float, tokenizer: Any, max_tool_chars: int,
+                     max_tokens: int, chunk: int) -> None:
+    """A data worker: encode conversations forever and put them on ``queue`` in chunks."""
+    torch.set_num_threads(1)
+    stream = _encode_stream(seed, safety_share, tokenizer, max_tool_chars, max_tokens)
+    while True:
+        queue.put([s for _, s in zip(range(chunk), stream)])
+
+
+def training_sequences(seed: int, config: TrainDefaultsConfig, tokenizer: Any,
+                       chunk: int = 32) -> Iterator[Sequence]:
+    """Encoded training conversations, from ``config.data_workers`` processes when above 0.
+
+    Worker ``i`` draws tasks from seed ``seed + i * WORKER_SEED_STRIDE``, and chunks are taken
+    from the workers in turn, so for a given worker count the order is fixed by the seed. A GPU
+    trains the models faster than one process renders and tokenizes conversations; workers
+    keep it fed. They are stopped when the iterator is closed.
+    """
+    if config.data_workers <= 0:
+        yield from _encode_stream(seed, config.safety_share, tokenizer, config.max_tool_chars, config.max_tokens)
+        return
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")  # no fork after CUDA has started
+    queues = [context.Queue(maxsize=8) for _ in range(config.data_workers)]
+    workers = [context.Process(target=_sequence_worker, daemon=True,
+                               args=(queue, seed + i * WORKER_SEED_STRIDE, config.safety_share, tokenizer,
+                                     config.max_tool_chars, config.max_tokens, chunk))
+               for i, queue in enumerate(queues)]
+    for worker in workers:
+        worker.start()
+    try:
+        while True:
+            for queue in queues:
+                yield from queue.get()
+    finally:
+        for worker in workers:
+            worker.terminate()
 
 
 def batches(sequences: Iterator[Sequence], tokens_per_batch: int, pad_id: int, seed: int,
@@ -213,15 +262,22 @@ def train_role(role: str, config: TrainDefaultsConfig, tokenizer: Any) -> dict[s
                              "delete it to start this shape afresh")
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
-        state = saved["progress"]
+        state = saved["progress"]  # the same phase and its schedule go on; what this run changed is recorded
+        state["phases"] = _earlier_phases(state, device.type)
+        state["phases"][-1].setdefault("resumed", []).append(
+            {"at_step": state["step"], "at_elapsed_s": state["elapsed_s"], "at_tokens": state["tokens"],
+             **_settings(config, role, device)})
     elif _recorded_shape(published) == asdict(shape):
-        state = _warm_start(model, published)  # continue from the committed checkpoint (fresh optimiser)
-    elif role in config.grow_from:
-        model, state = _grown(role, config, shape, tokenizer, device)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate[role], weight_decay=0.01)
+        # continue from the committed checkpoint: a fresh optimiser, so a new phase with its own schedule
+        state, recorded_device = _warm_start(model, published)
+        state["phases"] = _earlier_phases(state, recorded_device) + [_phase(state, config, role, device)]
+    else:
+        if role in config.grow_from:
+            model, state = _grown(role, config, shape, tokenizer, device)
+            optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate[role], weight_decay=0.01)
+        state["phases"] = [_phase(state, config, role, device)]
     budget_s = config.minutes[role] * 60
-    stream = training_task_stream(config.seed + state["sequences"], config.safety_share)
-    sequences = (encode_task(t, tokenizer, config.max_tool_chars, config.max_tokens) for t in stream)
+    sequences = training_sequences(config.seed + state["sequences"], config, tokenizer)
     model.train()
     started = time.monotonic() - state["elapsed_s"]
     bar = tqdm(total=int(budget_s), initial=int(state["elapsed_s"]), desc=f"train {role}", unit="s")
@@ -229,10 +285,29 @@ def train_role(role: str, config: TrainDefaultsConfig, tokenizer: Any) -> dict[s
         _train_steps(model, optimizer, sequences, state, config, role, tokenizer, device, state_path, started, budget_s, bar)
     except KeyboardInterrupt:  # Ctrl-C / SIGINT: keep what was learnt, publish it, stop
         print(f"\ninterrupted: saving {role} at step {state['step']}")
+    finally:
+        sequences.close()  # stops the data workers
     bar.close()
     _save_state(state_path, model, optimizer, state, shape)
     save_checkpoint(model, tokenizer, published, role, shape, state, config)
     return state
+
+
+def _phase(state: dict[str, Any], config: TrainDefaultsConfig, role: str, device: torch.device) -> dict[str, Any]:
+    """A training phase starting at ``state``: its learning-rate schedule (warm-up, cosine) runs from here."""
+    return {"from_step": state["step"], "from_elapsed_s": state["elapsed_s"], "from_tokens": state["tokens"],
+            **_settings(config, role, device)}
+
+
+def _settings(config: TrainDefaultsConfig, role: str, device: torch.device) -> dict[str, Any]:
+    """What a run of ``role`` trains with: device, peak learning rate, batch size, total budget."""
+    return {"device": device.type, "learning_rate": config.learning_rate[role],
+            "tokens_per_batch": config.tokens_per_batch, "budget_minutes": config.minutes[role]}
+
+
+def _earlier_phases(state: dict[str, Any], device: str) -> list[dict[str, Any]]:
+    """The phases behind recorded progress; a record from before phases were kept is one phase from step 0."""
+    return list(state.get("phases") or [{"device": device, "from_step": 0, "from_elapsed_s": 0.0, "from_tokens": 0}])
 
 
 def _recorded_shape(folder: Path) -> Optional[dict[str, int]]:
@@ -262,15 +337,16 @@ def _grown(role: str, config: TrainDefaultsConfig, shape: ModelShape, tokenizer:
     return grow_depth(source, shape, tokenizer).to(device), state
 
 
-def _warm_start(model: torch.nn.Module, folder: Path) -> dict[str, Any]:
-    """Load published bf16 weights into ``model`` and return their recorded progress."""
+def _warm_start(model: torch.nn.Module, folder: Path) -> tuple[dict[str, Any], str]:
+    """Load published bf16 weights into ``model``; return their recorded progress and training device."""
     from safetensors.torch import load_file
 
     weights = load_file(str(folder / "model.safetensors"))
     missing = model.load_state_dict({k: v.float() for k, v in weights.items()}, strict=False).missing_keys
     if [k for k in missing if k != "lm_head.weight"]:  # the head is tied to the embeddings
         raise ValueError(f"checkpoint in {folder} does not fit this model shape: missing {missing[:3]}")
-    return dict(json.loads((folder / "training.json").read_text(encoding="utf-8"))["progress"])
+    record = json.loads((folder / "training.json").read_text(encoding="utf-8"))
+    return dict(record["progress"]), record.get("device", "unrecorded")
 
 
 def _train_steps(model: torch.nn.Module, optimizer: torch.optim.Optimizer, sequences: Iterator[Sequence],
@@ -281,12 +357,15 @@ def _train_steps(model: torch.nn.Module, optimizer: torch.optim.Optimizer, seque
     # measured 5.6x slower than float32 for the target's forward and backward
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
     last_checkpoint = time.monotonic()
+    phase = state["phases"][-1]  # the learning-rate schedule spans this phase: its steps, its share of the budget
+    phase_s = max(budget_s - phase["from_elapsed_s"], 1e-6)
     for ids, mask, labels in batches(sequences, config.tokens_per_batch, tokenizer.pad_token_id, config.seed + state["step"]):
         elapsed = time.monotonic() - started
         if elapsed >= budget_s or (config.max_steps is not None and state["step"] >= config.max_steps):
             break
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate_at(state["step"], elapsed / budget_s, config.learning_rate[role], config.warmup_steps)
+            group["lr"] = learning_rate_at(state["step"] - phase["from_step"], (elapsed - phase["from_elapsed_s"]) / phase_s,
+                                           config.learning_rate[role], config.warmup_steps)
         with autocast:
             loss = model(input_ids=ids.to(device), attention_mask=mask.to(device), labels=labels.to(device)).loss
         optimizer.zero_grad(set_to_none=True)
