@@ -34,7 +34,7 @@ import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence
 
 from models.tool_schema import tool_specs
 from spectool_app.actions import Action, Answer, Blocked, ToolCall, action_from_dict, action_from_json, action_to_json
@@ -661,11 +661,13 @@ def twin_reasons(tasks: Iterable[Any]) -> dict[str, str]:
 
 
 def propose_all(model: Any, states: Sequence[StepState], batch_size: int, temperature: float = 0.0,
-                max_new_tokens: Optional[int] = None) -> list[Optional[Action]]:
+                max_new_tokens: Optional[int] = None,
+                on_batch: Optional[Callable[[int], None]] = None) -> list[Optional[Action]]:
     """One proposal per state (batched per tool list); None where the reply did not parse.
 
     ``temperature`` (and ``max_new_tokens`` when given and the model has that setting) apply
-    to these calls only; the model's own settings are restored afterwards.
+    to these calls only; the model's own settings are restored afterwards. ``on_batch`` is
+    called with the number of states each finished batch covered (for progress display).
     """
     if not hasattr(model, "temperature"):
         raise ValueError(f"model {getattr(model, 'name', model)!r} has no temperature setting to sample with")
@@ -684,6 +686,8 @@ def propose_all(model: Any, states: Sequence[StepState], batch_size: int, temper
                 proposals = model.propose_batch([states[i].messages for i in chunk], states[chunk[0]].tools)
                 for i, proposal in zip(chunk, proposals):
                     out[i] = proposal.action
+                if on_batch is not None:
+                    on_batch(len(chunk))
         return out
     finally:
         model.temperature = saved
@@ -692,15 +696,16 @@ def propose_all(model: Any, states: Sequence[StepState], batch_size: int, temper
 
 
 def _label_chunk(states: list[StepState], split: str, drafter: Any, options: PairOptions,
-                 target: Any, reasons: dict[str, str], pools: dict[str, list[str]]) -> list[dict[str, Any]]:
+                 target: Any, reasons: dict[str, str], pools: dict[str, list[str]],
+                 on_batch: Optional[Callable[[int], None]] = None) -> list[dict[str, Any]]:
     drafts: list[list[tuple[str, Action]]] = [[] for _ in states]
     for sample in range(options.samples + 1):
         temperature = 0.0 if sample == 0 else options.temperature
         for i, action in enumerate(propose_all(drafter, states, options.batch_size, temperature,
-                                               options.max_new_tokens)):
+                                               options.max_new_tokens, on_batch)):
             if action is not None:
                 drafts[i].append(("sampled", action))
-    references = (propose_all(target, states, options.batch_size, 0.0, options.max_new_tokens)
+    references = (propose_all(target, states, options.batch_size, 0.0, options.max_new_tokens, on_batch)
                   if options.label == "target" else [None] * len(states))
     rows = []
     for state, candidates, reference in zip(states, drafts, references):
@@ -744,7 +749,16 @@ def build_pairs(split: str, drafter: Any, options: PairOptions = PairOptions(), 
     for start in range(0, len(tasks), options.chunk_tasks):
         chunk = tasks[start:start + options.chunk_tasks]
         states = [s for task in chunk for s in replay_states(task, options.max_tool_chars)]
-        rows.extend(_label_chunk(states, split, drafter, options, target, reasons, pools))
+        # a chunk of long tasks takes many minutes: show its proposals as they finish
+        passes = options.samples + 1 + (options.label == "target")
+        done = [0]
+
+        def show(count: int, total: int = len(states) * passes) -> None:
+            done[0] += count
+            bar.set_postfix_str(f"proposals {done[0]}/{total} of tasks {start + 1}-{start + len(chunk)}")
+
+        rows.extend(_label_chunk(states, split, drafter, options, target, reasons, pools,
+                                 show if progress else None))
         bar.update(len(chunk))
     bar.close()
     return dedupe(rows)

@@ -283,3 +283,14 @@ def test_split_tasks_can_be_limited_to_some_sources():
     with pytest.raises(ValueError, match="unknown task source\\(s\\) \\['web'\\] for the dev split; valid sources: "
                                          "synthetic, bfcl, safety"):
         split_tasks("dev", PairOptions(sources=("web",)))
+
+
+def test_build_pairs_progress_counts_proposals_within_a_chunk(dev_tasks, capsys):
+    task = dev_tasks["synthetic:dev-3"]
+    steps = len(list(replay_states(task, PairOptions().max_tool_chars)))
+    drafter = ScriptedDrafter(Answer("ok"))
+    build_pairs("dev", drafter, PairOptions(samples=1, batch_size=1), tasks=[task], progress=True)
+    shown = capsys.readouterr().err
+    # greedy and one sample per step, one batch at a time: the count reaches its total before the task ends
+    assert f"proposals 1/{2 * steps} of tasks 1-1" in shown
+    assert f"proposals {2 * steps}/{2 * steps} of tasks 1-1" in shown
