@@ -750,12 +750,13 @@ def build_pairs(split: str, drafter: Any, options: PairOptions = PairOptions(), 
         chunk = tasks[start:start + options.chunk_tasks]
         states = [s for task in chunk for s in replay_states(task, options.max_tool_chars)]
         # a chunk of long tasks takes many minutes: show its proposals as they finish
-        passes = options.samples + 1 + (options.label == "target")
-        done = [0]
+        total = len(states) * (options.samples + 1 + (options.label == "target"))
+        done = 0
 
-        def show(count: int, total: int = len(states) * passes) -> None:
-            done[0] += count
-            bar.set_postfix_str(f"proposals {done[0]}/{total} of tasks {start + 1}-{start + len(chunk)}")
+        def show(count: int) -> None:
+            nonlocal done
+            done += count
+            bar.set_postfix_str(f"proposals {done}/{total} of tasks {start + 1}-{start + len(chunk)}")
 
         rows.extend(_label_chunk(states, split, drafter, options, target, reasons, pools,
                                  show if progress else None))
