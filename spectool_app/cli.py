@@ -41,6 +41,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (UsageError, TaskError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except FileNotFoundError as exc:  # an input file not built yet: its message names the command that builds it
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except RuntimeError as exc:  # missing models, unreachable servers, a store that cannot be written
         if type(exc).__name__ not in {"ModelUnavailableError", "BackendError", "StoreError"}:
             raise

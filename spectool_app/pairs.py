@@ -583,6 +583,27 @@ def dedupe(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def merge_texts(rows: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """Rows with each (context, draft) text pair once, the first kept; and how many were dropped.
+
+    Pair files built from different task samples share text pairs (a short request reads the
+    same in two tasks); a training set needs each text once. Conflicting labels raise.
+
+    Raises:
+        ValueError: one text pair labelled both ACCEPT and REJECT, naming both rows.
+    """
+    first: dict[tuple[str, str], dict[str, Any]] = {}
+    seen = 0
+    for row in rows:
+        seen += 1
+        draft = row["draft"] if isinstance(row["draft"], str) else json.dumps(row["draft"], sort_keys=True)
+        kept = first.setdefault((str(row["context"]), draft), row)
+        if kept["label"] != row["label"]:
+            raise ValueError(f"pairs {kept.get('id')} and {row.get('id')} have the same text but labels "
+                             f"{kept['label']} and {row['label']}")
+    return list(first.values()), seen - len(first)
+
+
 def class_balance(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """``{"rows", "accept", "reject", "accept_share", "by_kind": {kind: [accept, reject]}}``."""
     accept = sum(r["label"] for r in rows)

@@ -21,6 +21,7 @@ from spectool_app.pairs import (
     hard_negatives,
     listed_values,
     load_pairs,
+    merge_texts,
     pair_texts,
     parameter_text,
     perturb_value,
@@ -248,6 +249,29 @@ def test_class_balance_and_dedupe_on_literal_rows():
     assert [r["id"] for r in unique] == ["a", "b", "c"] and unique[0]["kind"] == "sampled"
     assert class_balance(unique) == {"rows": 3, "accept": 1, "reject": 2, "accept_share": 0.3333,
                                      "by_kind": {"perturbed": [0, 1], "sampled": [1, 1]}}
+
+
+def test_merge_texts_keeps_each_text_pair_once_and_refuses_conflicting_labels():
+    rows = [{"id": "a", "context": "user: hi", "draft": '{"answer": "hello"}', "label": 1},
+            {"id": "b", "context": "user: hi", "draft": '{"answer": "hello"}', "label": 1},  # another task, same text
+            {"id": "c", "context": "user: hi", "draft": '{"answer": "bye"}', "label": 0}]
+    merged, dropped = merge_texts(rows)
+    assert [r["id"] for r in merged] == ["a", "c"] and dropped == 1
+    with pytest.raises(ValueError, match="pairs a and d have the same text but labels 1 and 0"):
+        merge_texts([*rows, {"id": "d", "context": "user: hi", "draft": '{"answer": "hello"}', "label": 0}])
+
+
+def test_merge_pairs_command_writes_one_training_file(tmp_path, dev_tasks, capsys):
+    from spectool_app.cli import main
+
+    rows = build_pairs("dev", ScriptedDrafter(Answer("ok")), PairOptions(samples=0),
+                       tasks=[dev_tasks["synthetic:dev-3"]], progress=False)
+    first, second = write_pairs(rows, tmp_path / "a.jsonl"), write_pairs(rows[:2], tmp_path / "b.jsonl")
+    assert main(["merge-pairs", str(first), str(second), "--out", str(tmp_path / "m.jsonl"), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert load_pairs(tmp_path / "m.jsonl") == rows and summary["dropped"] == 2 and summary["rows"] == len(rows)
+    assert main(["merge-pairs", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "x.jsonl")]) == 1
+    assert "no pair file" in capsys.readouterr().err and not (tmp_path / "x.jsonl").exists()
 
 
 def test_jsonl_loads_with_datasets(tmp_path, dev_tasks):

@@ -1,4 +1,4 @@
-"""``build-pairs``, ``train-verifier``, ``calibrate-verifier`` and ``eval-verifiers``."""
+"""``build-pairs``, ``refresh-pairs``, ``merge-pairs``, ``train-verifier``, ``calibrate-verifier``, ``eval-verifiers``."""
 
 from __future__ import annotations
 
@@ -109,6 +109,29 @@ def _add_refresh_pairs(commands: argparse._SubParsersAction) -> None:
     refresh.set_defaults(handler=_cmd_refresh_pairs)
 
 
+def _cmd_merge_pairs(args: argparse.Namespace) -> int:
+    from spectool_app.pairs import class_balance, load_pairs, merge_texts, write_pairs
+
+    rows, dropped = merge_texts(row for path in args.files for row in load_pairs(path))
+    path = write_pairs(rows, args.out)
+    balance = class_balance(rows)
+    summary = {"command": _command(args), "file": str(path), "inputs": list(args.files), "dropped": dropped,
+               **balance}
+    print(f"{balance['rows']} pairs ({dropped} repeated text pairs dropped), {balance['accept']} ACCEPT / "
+          f"{balance['reject']} REJECT -> {path}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(summary, sort_keys=True))
+    return 0
+
+
+def _add_merge_pairs(commands: argparse._SubParsersAction) -> None:
+    merge = commands.add_parser("merge-pairs", help="one training file from several pair files, each text pair once")
+    merge.add_argument("files", nargs="+", help="pair files written by build-pairs, in order (the first row is kept)")
+    merge.add_argument("--out", required=True, help="the merged pair file")
+    merge.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    merge.set_defaults(handler=_cmd_merge_pairs)
+
+
 def _cmd_train_verifier(args: argparse.Namespace) -> int:
     from spectool_app.training.verifier import VerifierTrainConfig, train_verifier
 
@@ -215,6 +238,7 @@ def _add_eval_verifiers(commands: argparse._SubParsersAction) -> None:
 def add_parser(commands: argparse._SubParsersAction) -> None:
     _add_build_pairs(commands)
     _add_refresh_pairs(commands)
+    _add_merge_pairs(commands)
     _add_train_verifier(commands)
     _add_calibrate(commands)
     _add_eval_verifiers(commands)
