@@ -24,6 +24,14 @@ def _load_role(role: str, preset: str | None):
     return load_model(str(preset_specs(chosen)[role]), role, chosen)
 
 
+def _report(args: argparse.Namespace, summary: dict, line: str) -> int:
+    """One line for people on stderr; the summary as one JSON object on stdout with ``--json``."""
+    print(line, file=sys.stderr)
+    if args.json:
+        print(json.dumps(summary, sort_keys=True))
+    return 0
+
+
 def _splits(text: str) -> list[str]:
     from spectool_app.pairs import SPLIT_SOURCES
 
@@ -91,11 +99,8 @@ def _cmd_refresh_pairs(args: argparse.Namespace) -> int:
     summary = {"command": _command(args), "file": str(path), "rows_before": len(rows), "rows": len(fresh),
                "contexts_changed": sum(r["context"] != before[(r["task_id"], r["turn"], r["step"])] for r in fresh),
                "accept_share": class_balance(fresh)["accept_share"]}
-    print(f"{summary['rows']} pairs ({summary['rows_before']} before), {summary['contexts_changed']} with a new "
-          f"context -> {path}", file=sys.stderr)
-    if args.json:
-        print(json.dumps(summary, sort_keys=True))
-    return 0
+    return _report(args, summary, f"{summary['rows']} pairs ({summary['rows_before']} before), "
+                                  f"{summary['contexts_changed']} with a new context -> {path}")
 
 
 def _add_refresh_pairs(commands: argparse._SubParsersAction) -> None:
@@ -117,11 +122,8 @@ def _cmd_merge_pairs(args: argparse.Namespace) -> int:
     balance = class_balance(rows)
     summary = {"command": _command(args), "file": str(path), "inputs": list(args.files), "dropped": dropped,
                **balance}
-    print(f"{balance['rows']} pairs ({dropped} repeated text pairs dropped), {balance['accept']} ACCEPT / "
-          f"{balance['reject']} REJECT -> {path}", file=sys.stderr)
-    if args.json:
-        print(json.dumps(summary, sort_keys=True))
-    return 0
+    return _report(args, summary, f"{balance['rows']} pairs ({dropped} repeated text pairs dropped), "
+                                  f"{balance['accept']} ACCEPT / {balance['reject']} REJECT -> {path}")
 
 
 def _add_merge_pairs(commands: argparse._SubParsersAction) -> None:
