@@ -15,7 +15,9 @@ from spectool_app.training.verifier import (
     VerifierTrainConfig,
     extra_rows,
     fit_verifier,
+    parse_repeat,
     save_verifier,
+    training_rows,
     train_verifier,
 )
 from spectool_app.verifiers import make_verifier
@@ -134,6 +136,19 @@ def test_causal_lm_sft_path_on_a_tiny_config_model(pair_files, tmp_path):
     assert all(0.0 < p < 1.0 for p in batched)
     with pytest.raises(ValueError, match="full fine-tuning .--full. is for encoder bases"):
         fit_verifier(replace(config, full_finetune=True))
+
+
+def test_repeat_shows_rows_of_a_kind_several_times_per_epoch(pair_files, tmp_path):
+    plain = training_rows(config_for(pair_files, tmp_path))
+    repeated = training_rows(config_for(pair_files, tmp_path, repeat=parse_repeat(["perturbed=3"])))
+    perturbed = [r["id"] for r in plain if r["kind"] == "perturbed"]
+    assert perturbed and len(repeated) == len(plain) + 2 * len(perturbed)
+    assert sorted(r["id"] for r in repeated if r["kind"] == "perturbed") == sorted(perturbed * 3)
+    assert [r for r in repeated if r["kind"] != "perturbed"] == [r for r in plain if r["kind"] != "perturbed"]
+    assert parse_repeat(["unsafe=4", " gold = 2"]) == (("unsafe", 4), ("gold", 2))
+    for bad in ("unsafe", "unsafe=0", "=3", "unsafe=x", "unsafe=101"):
+        with pytest.raises(ValueError, match="expected KIND=N"):
+            parse_repeat([bad])
 
 
 def test_extra_rows_from_the_app_export(tmp_path):

@@ -135,13 +135,14 @@ def _add_merge_pairs(commands: argparse._SubParsersAction) -> None:
 
 
 def _cmd_train_verifier(args: argparse.Namespace) -> int:
-    from spectool_app.training.verifier import VerifierTrainConfig, train_verifier
+    from spectool_app.training.verifier import VerifierTrainConfig, parse_repeat, train_verifier
 
     overrides = {"train_file": args.train, "dev_file": args.dev or None, "extra_files": tuple(args.extra),
                  "out_dir": args.out, "base": args.base, "full_finetune": args.full, "epochs": args.epochs,
                  "batch_size": args.batch_size, "learning_rate": args.lr, "lora_r": args.lora_r,
                  "max_pairs": args.max_pairs, "max_steps": args.max_steps, "max_far": args.max_far,
-                 "seed": args.seed, "command": _command(args), "init_dir": args.init}
+                 "seed": args.seed, "command": _command(args), "init_dir": args.init,
+                 "repeat": parse_repeat(args.repeat)}
     summary = train_verifier(VerifierTrainConfig(**{k: v for k, v in overrides.items() if v is not None}))
     print(json.dumps(summary, sort_keys=True) if args.json else json.dumps(summary, indent=2, sort_keys=True))
     return 0
@@ -166,6 +167,8 @@ def _add_train_verifier(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--out", default="models/verifier", help="the verifier folder")
     train.add_argument("--init", metavar="DIR", help="train this verifier further instead of starting from the base "
                                                      "(same kind, base and weights; e.g. models/verifier)")
+    train.add_argument("--repeat", action="append", default=[], metavar="KIND=N",
+                       help="show training pairs of this kind N times per epoch (repeatable; e.g. unsafe=4)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--json", action="store_true")
     train.set_defaults(handler=_cmd_train_verifier)

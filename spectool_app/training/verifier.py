@@ -28,7 +28,7 @@ import random
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from spectool_app.config import PROJECT_ROOT
 from spectool_app.trained_verifier import (
@@ -73,6 +73,7 @@ class VerifierTrainConfig:
     seed: int = 0  # data order, LoRA and head initialisation
     command: str = ""  # recorded in the card
     init_dir: Optional[str] = None  # a trained verifier folder to train further (None: start from the base)
+    repeat: tuple[tuple[str, int], ...] = ()  # (pair kind, times): rows of that kind seen this many times per epoch
 
 
 def model_kind(base: str) -> str:
@@ -161,7 +162,24 @@ def training_rows(config: VerifierTrainConfig) -> list[dict[str, Any]]:
         rows = rows + extra_rows(extra)
     if not rows:
         raise ValueError(f"no training pairs in {config.train_file}")
-    return rows
+    times = dict(config.repeat)
+    return [row for row in rows for _ in range(times.get(row.get("kind"), 1))]
+
+
+def parse_repeat(texts: Sequence[str]) -> tuple[tuple[str, int], ...]:
+    """``["unsafe=4"]`` -> ``(("unsafe", 4),)``: how often rows of a pair kind appear per epoch.
+
+    Raises:
+        ValueError: an item that is not ``KIND=N`` with N a whole number from 1 to 100.
+    """
+    parsed = []
+    for text in texts:
+        kind, sep, times = text.partition("=")
+        if not sep or not kind.strip() or not times.strip().isdigit() or not 1 <= int(times) <= 100:
+            raise ValueError(f"--repeat {text!r}: expected KIND=N, a pair kind (e.g. unsafe) and a whole "
+                             "number of times from 1 to 100")
+        parsed.append((kind.strip(), int(times)))
+    return tuple(parsed)
 
 
 def init_lineage(config: VerifierTrainConfig, kind: str) -> Optional[dict[str, Any]]:
