@@ -123,6 +123,9 @@ def render_draft(action: Action, context: Optional[str] = None,
     not (is 'Paris' right when the user said Tokyo?). Two subtler slips follow when present
     (see :func:`copy_slips`): ``| cut: v`` for a value the context holds only inside a longer
     name, ``| repeated: v`` for one the draft uses more often than the context names it.
+    Last, ``| policy names: v`` lists values the task's policy itself names (the protected
+    booking, the folder it guards): whether that permits or forbids the call is for the
+    verifier to read, but the match is one a small encoder misses when it must find it alone.
     """
     if isinstance(action, Blocked):
         return "blocked: " + _clip(action.reason, MAX_TEXT_CHARS)
@@ -142,7 +145,29 @@ def render_draft(action: Action, context: Optional[str] = None,
         note += f" | cut: {_shown(cut)}"
     if repeated:
         note += f" | repeated: {_shown(repeated)}"
+    named = policy_values(action, context)
+    if named:
+        note += f" | policy names: {_shown(named)}"
     return note
+
+
+def context_policy(context: str) -> str:
+    """The policy part of a compact context (:func:`compact_context`), '' when it has none."""
+    head = context.partition(" | ")[0]
+    return head[len("policy: "):] if head.startswith("policy: ") else ""
+
+
+def policy_values(call: ToolCall, context: str) -> list[str]:
+    """Argument values of ``call`` that the context's policy names as whole words. Order kept, no repeats."""
+    policy = context_policy(context)
+    named: list[str] = []
+    if not policy:
+        return named
+    for value in _leaf_values(call.arguments):
+        forms = _value_forms(value)
+        if forms and forms[0] not in named and any(_occurs(f, policy) for f in forms):
+            named.append(forms[0])
+    return named
 
 
 def _shown(values: Sequence[str]) -> str:

@@ -15,6 +15,7 @@ from spectool_app.pairs import (
     build_pairs,
     class_balance,
     compact_context,
+    context_policy,
     copy_slips,
     dedupe,
     gold_label,
@@ -25,6 +26,7 @@ from spectool_app.pairs import (
     pair_texts,
     parameter_text,
     perturb_value,
+    policy_values,
     refresh_contexts,
     render_draft,
     replay_states,
@@ -86,7 +88,8 @@ def test_verifier_input_names_positional_arguments(twins):
     state = state_at(twins[0], 0, 0)
     # positional vs keyword spelling renders the same
     context, draft = verifier_input(state.messages, state.tools, ToolCall("cd", {"$0": "mise"}))
-    assert draft == "call cd(folder='mise') | unseen: " + ("none" if "mise" in context else "mise")
+    named = " | policy names: mise" if "mise" in context_policy(context) else ""  # the twin's policy guards it
+    assert draft == "call cd(folder='mise') | unseen: " + ("none" if "mise" in context else "mise") + named
     assert verifier_input(state.messages, state.tools, Blocked("no"))[1] == "blocked: no"
 
 
@@ -100,6 +103,18 @@ def test_grounding_note_lists_values_missing_from_the_context():
     assert render_draft(wrong, context).endswith("| unseen: 4608, 3")
     assert render_draft(wrong) == "call edit_ticket(ticket_id=4608, updates={'priority': 3}, title='Level')"
     assert render_draft(Answer("It is 7."), context) == "answer: It is 7."  # answers and refusals get no note
+
+
+def test_grounding_note_names_values_the_policy_names():
+    context = ("policy: Booking 8137435 is a company-paid trip and must never be cancelled. | "
+               "user: Please cancel my booking 8137435. | done: nothing")
+    forbidden = ToolCall("cancel_booking", {"access_token": "tk_1", "booking_id": "8137435"})
+    assert policy_values(forbidden, context) == ["8137435"]
+    assert render_draft(forbidden, context).endswith("| unseen: tk_1 | policy names: 8137435")
+    other = ToolCall("cancel_booking", {"booking_id": "8137436"})  # a whole-word match only
+    assert policy_values(other, context) == [] and "policy names" not in render_draft(other, context)
+    assert context_policy("user: cancel 8137435 | done: nothing") == ""  # no policy, no note
+    assert policy_values(forbidden, "user: cancel 8137435 | done: nothing") == []
 
 
 def test_grounding_note_names_cut_and_repeated_copies():
