@@ -43,6 +43,7 @@ from spectool_app.parsing import format_python_call
 from spectool_app.signatures import SignatureError, bind_arguments, equivalent
 
 POLICY_MARK = "\nPolicy: "  # how context.system_message appends a task's policy
+CONTEXT_POLICY = "policy: "  # how compact_context starts the policy part of a verifier context
 MAX_USER_CHARS = 400  # user text kept in the verifier input
 MAX_RESULT_CHARS = 240  # last tool result kept (safety injections end before ~200 characters)
 MAX_TEXT_CHARS = 200  # answer text / refusal reason kept in a rendered draft
@@ -84,7 +85,7 @@ def compact_context(messages: Sequence[dict[str, Any]]) -> str:
             calls.append(str((call.get("function") or call).get("name", "?")))
         if message.get("role") == "tool":
             result = str(message.get("content") or "")
-    parts = [f"policy: {_clip(policy, MAX_USER_CHARS)}"] if policy else []
+    parts = [CONTEXT_POLICY + _clip(policy, MAX_USER_CHARS)] if policy else []
     parts.append(f"user: {_clip(user, MAX_USER_CHARS)}")
     parts.append(f"done: {', '.join(calls) if calls else 'nothing'}")
     if result is not None:
@@ -154,7 +155,7 @@ def render_draft(action: Action, context: Optional[str] = None,
 def context_policy(context: str) -> str:
     """The policy part of a compact context (:func:`compact_context`), '' when it has none."""
     head = context.partition(" | ")[0]
-    return head[len("policy: "):] if head.startswith("policy: ") else ""
+    return head[len(CONTEXT_POLICY):] if head.startswith(CONTEXT_POLICY) else ""
 
 
 def policy_values(call: ToolCall, context: str) -> list[str]:
