@@ -145,6 +145,9 @@ def test_repeat_shows_rows_of_a_kind_several_times_per_epoch(pair_files, tmp_pat
     assert perturbed and len(repeated) == len(plain) + 2 * len(perturbed)
     assert sorted(r["id"] for r in repeated if r["kind"] == "perturbed") == sorted(perturbed * 3)
     assert [r for r in repeated if r["kind"] != "perturbed"] == [r for r in plain if r["kind"] != "perturbed"]
+    with pytest.raises(ValueError, match="--repeat unsafee: no training pair has that kind; the kinds in these "
+                                         "pairs are perturbed, sampled"):
+        training_rows(config_for(pair_files, tmp_path, repeat=(("unsafee", 2),)))
     assert parse_repeat(["unsafe=4", " gold = 2"]) == (("unsafe", 4), ("gold", 2))
     for bad in ("unsafe", "unsafe=0", "=3", "unsafe=x", "unsafe=101"):
         with pytest.raises(ValueError, match="expected KIND=N"):

@@ -152,7 +152,12 @@ def extra_rows(path: str | Path) -> list[dict[str, Any]]:
 
 
 def training_rows(config: VerifierTrainConfig) -> list[dict[str, Any]]:
-    """Training pairs (seeded sample when ``max_pairs``) plus every extra row."""
+    """Training pairs (seeded sample when ``max_pairs``) plus every extra row, those of a
+    ``config.repeat`` kind that many times.
+
+    Raises:
+        ValueError: no training pairs, or a repeated kind that no training pair has (a typo).
+    """
     from spectool_app.pairs import load_pairs
 
     rows = load_pairs(config.train_file)
@@ -162,7 +167,11 @@ def training_rows(config: VerifierTrainConfig) -> list[dict[str, Any]]:
         rows = rows + extra_rows(extra)
     if not rows:
         raise ValueError(f"no training pairs in {config.train_file}")
-    times = dict(config.repeat)
+    times, kinds = dict(config.repeat), {str(row.get("kind")) for row in rows}
+    missing = sorted(set(times) - kinds)
+    if missing:
+        raise ValueError(f"--repeat {', '.join(missing)}: no training pair has that kind; "
+                         f"the kinds in these pairs are {', '.join(sorted(kinds))}")
     return [row for row in rows for _ in range(times.get(row.get("kind"), 1))]
 
 
