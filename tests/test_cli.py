@@ -61,3 +61,11 @@ def test_safety_share_outside_zero_to_one_is_a_usage_error():
     result = run_cli("train-defaults", "--roles", "drafter", "--safety-share", "1.5")
     assert result.returncode == 2
     assert "--safety-share must be at least 0 and below 1" in result.stderr and "1.5" in result.stderr
+
+
+def test_drafter_layers_and_minutes_are_checked_before_training():
+    result = run_cli("train-defaults", "--roles", "drafter", "--drafter-layers-from-target", "0,six")
+    assert result.returncode == 2 and "comma-separated layer indices such as 0,6,12,18,24,30" in result.stderr
+    assert "'0,six'" in result.stderr
+    result = run_cli("train-defaults", "--roles", "drafter", "--drafter-minutes", "-1")
+    assert result.returncode == 2 and "--drafter-minutes must be 0 or more" in result.stderr

@@ -33,3 +33,14 @@ def test_card_splits_training_time_by_phase():
     card = card_text("target", record(dict(PROGRESS, phases=phases)), REPORT, "eval-models")
     assert "1.0 minutes on cpu (1000 tokens), then 1.0 minutes on cuda (4000 tokens, peak learning rate 0.001" in card
     assert "resumed at step 8 with peak 0.0005 and a 2-minute budget" in card
+
+
+def test_card_of_layers_taken_from_the_target_names_them_and_its_own_training():
+    taken = {"role": "target", "layers": [0, 2], "of_layers": 4, "progress": dict(PROGRESS, step=9)}
+    untrained = dict(PROGRESS, step=0, taken_from=taken)
+    card = card_text("drafter", record(untrained), REPORT, "eval-models")
+    assert "It is 2 of the trained target's 4 layers (0, 2)" in card and "9 steps" in card
+    assert "no training of its own" in card and "Training of its own: none" in card
+    assert "the target's minutes are not counted" in card
+    trained = card_text("drafter", record(dict(PROGRESS, taken_from=taken)), REPORT, "eval-models")
+    assert "The training below is its own" in trained and "10 optimiser steps" in trained

@@ -15,6 +15,7 @@ from spectool_app.training.defaults import (
     build_model,
     grow_depth,
     learning_rate_at,
+    take_layers,
     tiny_config,
     train_defaults,
 )
@@ -133,3 +134,59 @@ def test_growing_refuses_a_change_of_width(tokenizer):
     source = build_model(SHAPES["tiny"], tokenizer)
     with pytest.raises(ValueError, match="only the layer count may grow"):
         grow_depth(source, SHAPES["drafter"], tokenizer)
+
+
+def test_taking_back_the_first_copies_of_a_grown_model_recovers_its_source(tokenizer):
+    import torch
+
+    torch.manual_seed(0)
+    source = build_model(SHAPES["tiny"], tokenizer).eval()
+    grown = grow_depth(source, SHAPES["tiny_deep"], tokenizer)
+    with torch.no_grad():  # training changes every layer of the grown model
+        for parameter in grown.parameters():
+            parameter.add_(0.01 * torch.randn_like(parameter))
+    taken = take_layers(grown, (0, 2), SHAPES["tiny"], tokenizer).eval()
+    assert torch.equal(taken.model.layers[1].mlp.up_proj.weight, grown.model.layers[2].mlp.up_proj.weight)
+    assert torch.equal(taken.model.embed_tokens.weight, grown.model.embed_tokens.weight)
+    # before training, layers 0 and 2 of the grown model are the source's layers 0 and 1: taking them gives it back
+    fresh = take_layers(grow_depth(source, SHAPES["tiny_deep"], tokenizer), (0, 2), SHAPES["tiny"], tokenizer).eval()
+    ids = torch.randint(0, len(tokenizer), (2, 12))
+    with torch.no_grad():
+        assert torch.allclose(fresh(input_ids=ids).logits, source(input_ids=ids).logits, atol=1e-5)
+
+
+@pytest.mark.parametrize("layers, message", [
+    ((0,), "the shape has 2 layers; 1 layer indices were given"),
+    ((2, 0), "distinct, increasing and between 0 and 3"),
+    ((0, 4), "distinct, increasing and between 0 and 3"),
+    ((1, 1), "distinct, increasing"),
+])
+def test_taking_layers_refuses_indices_that_do_not_fit(tokenizer, layers, message):
+    deep = build_model(SHAPES["tiny_deep"], tokenizer)
+    with pytest.raises(ValueError, match=message):
+        take_layers(deep, layers, SHAPES["tiny"], tokenizer)
+
+
+def test_drafter_taken_from_the_trained_target_records_it_and_trains_on(tmp_path):
+    import shutil
+    from dataclasses import replace
+
+    import torch
+    from safetensors.torch import load_file
+
+    config = tiny_config(str(tmp_path / "work"), str(tmp_path / "out"), steps=1)
+    train_defaults(config)
+    taken_config = replace(config, roles=("drafter",), layers_from={"drafter": ("target", (1, 3))})
+    # the drafter's resumable state is not those layers: a clear error rather than a silent mix
+    with pytest.raises(ValueError, match=r"not taken from the layers \(1, 3\) of the target: delete it"):
+        train_defaults(taken_config)
+    shutil.rmtree(tmp_path / "work" / "drafter")
+    first = train_defaults(replace(taken_config, max_steps=0))["drafter"]
+    assert first["step"] == 0 and first["taken_from"]["layers"] == [1, 3] and first["taken_from"]["of_layers"] == 4
+    drafter = load_file(str(tmp_path / "out" / "drafter" / "model.safetensors"))
+    target = load_file(str(tmp_path / "out" / "target" / "model.safetensors"))
+    assert all(torch.equal(drafter[f"model.layers.{i}.mlp.down_proj.weight"], target[f"model.layers.{o}.mlp.down_proj.weight"])
+               for i, o in enumerate((1, 3)))
+    # the same command again continues this drafter instead of taking the layers afresh
+    again = train_defaults(replace(taken_config, max_steps=2))["drafter"]
+    assert again["step"] == 2 and again["taken_from"]["layers"] == [1, 3]

@@ -22,12 +22,18 @@ def _cmd_train_defaults(args: argparse.Namespace) -> int:
     if args.tiny:
         config = tiny_config(config.work_dir, config.out_dir)
     minutes = dict(config.minutes)
-    minutes.update({k: v for k, v in (("drafter", args.drafter_minutes), ("target", args.target_minutes)) if v})
+    for role, value in (("drafter", args.drafter_minutes), ("target", args.target_minutes)):
+        if value is not None:
+            if value < 0:
+                raise UsageError(f"--{role}-minutes must be 0 or more (0: no training, only the start), got {value}")
+            minutes[role] = value
     overrides = {"roles": roles, "minutes": minutes, "seed": args.seed}
     overrides.update({k: v for k, v in (("out_dir", args.out_dir), ("work_dir", args.work_dir)) if v})
     learning_rate = dict(config.learning_rate)
     learning_rate.update({k: v for k, v in (("drafter", args.drafter_lr), ("target", args.target_lr)) if v})
     overrides["learning_rate"] = learning_rate
+    if args.drafter_layers_from_target:
+        overrides["layers_from"] = {"drafter": ("target", _layer_list(args.drafter_layers_from_target))}
     if args.max_steps is not None:
         overrides["max_steps"] = args.max_steps
     for name in ("tokens_per_batch", "data_workers"):
@@ -47,11 +53,25 @@ def _cmd_train_defaults(args: argparse.Namespace) -> int:
     return 0
 
 
+def _layer_list(text: str) -> tuple[int, ...]:
+    """``"0,6,12"`` -> ``(0, 6, 12)``; anything else is a usage error naming the expected form."""
+    try:
+        layers = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise UsageError(f"--drafter-layers-from-target takes comma-separated layer indices such as "
+                         f"0,6,12,18,24,30, got {text!r}") from None
+    return layers
+
+
 def add_train_defaults_parser(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser("train-defaults", help="train the embedded drafter and target (resumable)")
     train.add_argument("--roles", default="drafter,target", help="comma-separated: drafter,target")
     train.add_argument("--drafter-minutes", type=float, help="time budget of the drafter (default 20)")
     train.add_argument("--target-minutes", type=float, help="time budget of the target (default 60)")
+    train.add_argument("--drafter-layers-from-target", metavar="LAYERS",
+                       help="start the drafter as these layers of the trained target (comma-separated indices, "
+                       "as many as the drafter shape has: 0,6,12,18,24,30), then train it --drafter-minutes "
+                       "(0: publish the layers as they are)")
     train.add_argument("--out-dir", help="where checkpoints go (default models/embedded)")
     train.add_argument("--work-dir", help="resumable state (default data/train-defaults)")
     train.add_argument("--max-steps", type=int, help="stop each role after this many optimiser steps")

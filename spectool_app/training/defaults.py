@@ -5,7 +5,9 @@ from the synthetic train split, drawing a fresh generator seed for every pass so
 values rarely repeat, plus the safety training templates (never the safety dev/test set).
 Training is time-budgeted (a cosine schedule over the budget), seeded, resumable from
 ``work_dir`` and runs on CUDA when present. The result is saved as 16-bit safetensors with
-the tokenizer under ``out_dir/<role>``. This module knows nothing about verifiers or the UI.
+the tokenizer under ``out_dir/<role>``. A role may instead start as some layers of another
+trained role (``layers_from``): the drafter as the trained target's layers that were once the
+drafter's own (layer-skip drafting). This module knows nothing about verifiers or the UI.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import random
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 import torch
 from tqdm.auto import tqdm
@@ -60,6 +62,8 @@ class TrainDefaultsConfig:
     learning_rate: dict[str, float] = field(default_factory=lambda: {"drafter": 3e-3, "target": 3e-4})
     # a role that starts without weights of its own begins as a depth-grown copy of this trained role
     grow_from: dict[str, str] = field(default_factory=lambda: {"target": "drafter"})
+    # a role that starts as some layers of another trained role (layer-skip drafting): {"drafter": ("target", (0, 6))}
+    layers_from: dict[str, tuple[str, tuple[int, ...]]] = field(default_factory=dict)
     vocab_size: int = 4096  # tokenizer vocabulary
     tokenizer_tasks: int = 3000  # synthetic tasks the tokenizer is trained on
     tokens_per_batch: int = 4096  # padded tokens per optimiser step
@@ -125,6 +129,35 @@ def grow_depth(source: torch.nn.Module, shape: ModelShape, tokenizer: Any) -> to
             torch.nn.init.zeros_(layer.mlp.down_proj.weight)
         first_copy.add(origin)
     return grown
+
+
+def take_layers(source: torch.nn.Module, layers: Iterable[int], shape: ModelShape, tokenizer: Any) -> torch.nn.Module:
+    """A shallower model of ``shape`` made of ``source``'s ``layers``, in order (layer-skip drafting).
+
+    The embeddings, the final norm and each chosen layer are copied unchanged; the other layers
+    are skipped. A target grown from a drafter (``grow_depth``) keeps the drafter's layers at the
+    positions of their first copies, so those layers of the trained target make a drafter that
+    has learnt from all of the target's training. Width, heads and vocabulary must match, and
+    ``shape.layers`` must equal the number of layers chosen.
+    """
+    src = source.config
+    same = (src.hidden_size, src.intermediate_size, src.num_attention_heads, src.num_key_value_heads, src.vocab_size)
+    want = (shape.hidden, shape.intermediate, shape.heads, shape.kv_heads, len(tokenizer))
+    if same != want:
+        raise ValueError(f"cannot take layers of a model of (hidden, mlp, heads, kv heads, vocab) {same} into "
+                         f"{want}: only the layer count may change")
+    chosen = list(layers)
+    if len(chosen) != shape.layers:
+        raise ValueError(f"the shape has {shape.layers} layers; {len(chosen)} layer indices were given ({chosen})")
+    if chosen != sorted(set(chosen)) or not all(0 <= i < src.num_hidden_layers for i in chosen):
+        raise ValueError(f"layer indices must be distinct, increasing and between 0 and {src.num_hidden_layers - 1}, "
+                         f"got {chosen}")
+    small = build_model(shape, tokenizer)
+    small.model.embed_tokens.load_state_dict(source.model.embed_tokens.state_dict())
+    small.model.norm.load_state_dict(source.model.norm.state_dict())
+    for layer, origin in zip(small.model.layers, chosen):
+        layer.load_state_dict(source.model.layers[origin].state_dict())
+    return small
 
 
 def training_task_stream(seed: int, safety_share: float) -> Iterator[Any]:
@@ -255,11 +288,15 @@ def train_role(role: str, config: TrainDefaultsConfig, tokenizer: Any) -> dict[s
     state_path = Path(config.work_dir) / role / "state.pt"
     state = {"step": 0, "elapsed_s": 0.0, "tokens": 0, "sequences": 0, "loss": float("nan")}
     published = Path(config.out_dir) / role
+    taken = _taken_from(config, role)
     if state_path.exists():
         saved = torch.load(state_path, map_location=device, weights_only=False)
         if saved.get("shape", asdict(shape)) != asdict(shape):
             raise ValueError(f"{state_path} holds a {role} of shape {saved['shape']}, not {asdict(shape)}: "
                              "delete it to start this shape afresh")
+        if taken is not None and _taken_spec(saved["progress"]) != taken:
+            raise ValueError(f"{state_path} holds a {role} that was not taken from the layers {taken[1]} of the "
+                             f"{taken[0]}: delete it to start from those layers")
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         state = saved["progress"]  # the same phase and its schedule go on; what this run changed is recorded
@@ -267,6 +304,10 @@ def train_role(role: str, config: TrainDefaultsConfig, tokenizer: Any) -> dict[s
         state["phases"][-1].setdefault("resumed", []).append(
             {"at_step": state["step"], "at_elapsed_s": state["elapsed_s"], "at_tokens": state["tokens"],
              **_settings(config, role, device)})
+    elif taken is not None and _taken_spec(_recorded_progress(published)) != taken:
+        model, state = _taken(role, config, shape, tokenizer, device)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate[role], weight_decay=0.01)
+        state["phases"] = [_phase(state, config, role, device)]
     elif _recorded_shape(published) == asdict(shape):
         # continue from the committed checkpoint: a fresh optimiser, so a new phase with its own schedule
         state, recorded_device = _warm_start(model, published)
@@ -316,6 +357,45 @@ def _recorded_shape(folder: Path) -> Optional[dict[str, int]]:
     if not (record.is_file() and (folder / "model.safetensors").is_file()):
         return None
     return json.loads(record.read_text(encoding="utf-8")).get("shape")
+
+
+def _recorded_progress(folder: Path) -> dict[str, Any]:
+    """The training progress a published checkpoint records (empty when there is none)."""
+    record = folder / "training.json"
+    return json.loads(record.read_text(encoding="utf-8")).get("progress", {}) if record.is_file() else {}
+
+
+def _taken_from(config: TrainDefaultsConfig, role: str) -> Optional[tuple[str, tuple[int, ...]]]:
+    """``(source role, layers)`` when ``config`` asks ``role`` to start as layers of another role."""
+    if role not in config.layers_from:
+        return None
+    source_role, layers = config.layers_from[role]
+    return source_role, tuple(int(i) for i in layers)
+
+
+def _taken_spec(progress: dict[str, Any]) -> Optional[tuple[str, tuple[int, ...]]]:
+    """The ``(source role, layers)`` a recorded model was taken from, if it was."""
+    taken = progress.get("taken_from")
+    return (taken["role"], tuple(taken["layers"])) if taken else None
+
+
+def _taken(role: str, config: TrainDefaultsConfig, shape: ModelShape, tokenizer: Any,
+           device: torch.device) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """``role``'s starting model: chosen layers of the published source checkpoint, and fresh progress."""
+    from transformers import Qwen3ForCausalLM
+
+    source_role, layers = _taken_from(config, role)
+    folder = Path(config.out_dir) / source_role
+    if _recorded_shape(folder) is None:
+        raise ValueError(f"the {role} starts as layers of the trained {source_role}, and {folder} has none: "
+                         f"train it first (--roles {source_role})")
+    source = Qwen3ForCausalLM.from_pretrained(str(folder), dtype=torch.float32)
+    record = json.loads((folder / "training.json").read_text(encoding="utf-8"))
+    print(f"{role}: layers {list(layers)} of the {source_role}'s {source.config.num_hidden_layers}")
+    state = {"step": 0, "elapsed_s": 0.0, "tokens": 0, "sequences": 0, "loss": float("nan"),
+             "taken_from": {"role": source_role, "layers": list(layers), "of_layers": source.config.num_hidden_layers,
+                            "progress": record["progress"]}}
+    return take_layers(source, layers, shape, tokenizer).to(device), state
 
 
 def _grown(role: str, config: TrainDefaultsConfig, shape: ModelShape, tokenizer: Any,
