@@ -286,7 +286,7 @@ def train_role(role: str, config: TrainDefaultsConfig, tokenizer: Any) -> dict[s
     model = build_model(shape, tokenizer).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate[role], weight_decay=0.01)
     state_path = Path(config.work_dir) / role / "state.pt"
-    state = {"step": 0, "elapsed_s": 0.0, "tokens": 0, "sequences": 0, "loss": float("nan")}
+    state = _fresh_progress()
     published = Path(config.out_dir) / role
     taken = _taken_from(config, role)
     if state_path.exists():
@@ -382,38 +382,40 @@ def _taken_spec(progress: dict[str, Any]) -> Optional[tuple[str, tuple[int, ...]
 def _taken(role: str, config: TrainDefaultsConfig, shape: ModelShape, tokenizer: Any,
            device: torch.device) -> tuple[torch.nn.Module, dict[str, Any]]:
     """``role``'s starting model: chosen layers of the published source checkpoint, and fresh progress."""
+    source_role, layers = _taken_from(config, role)
+    source, progress = _published_source(role, source_role, config, "starts as layers of")
+    print(f"{role}: layers {list(layers)} of the {source_role}'s {source.config.num_hidden_layers}")
+    state = _fresh_progress(taken_from={"role": source_role, "layers": list(layers),
+                                        "of_layers": source.config.num_hidden_layers, "progress": progress})
+    return take_layers(source, layers, shape, tokenizer).to(device), state
+
+
+def _published_source(role: str, source_role: str, config: TrainDefaultsConfig,
+                      how: str) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The published ``source_role`` checkpoint (float32) that ``role`` starts from, and its progress record."""
     from transformers import Qwen3ForCausalLM
 
-    source_role, layers = _taken_from(config, role)
     folder = Path(config.out_dir) / source_role
     if _recorded_shape(folder) is None:
-        raise ValueError(f"the {role} starts as layers of the trained {source_role}, and {folder} has none: "
+        raise ValueError(f"the {role} {how} the trained {source_role}, and {folder} has none: "
                          f"train it first (--roles {source_role})")
     source = Qwen3ForCausalLM.from_pretrained(str(folder), dtype=torch.float32)
-    record = json.loads((folder / "training.json").read_text(encoding="utf-8"))
-    print(f"{role}: layers {list(layers)} of the {source_role}'s {source.config.num_hidden_layers}")
-    state = {"step": 0, "elapsed_s": 0.0, "tokens": 0, "sequences": 0, "loss": float("nan"),
-             "taken_from": {"role": source_role, "layers": list(layers), "of_layers": source.config.num_hidden_layers,
-                            "progress": record["progress"]}}
-    return take_layers(source, layers, shape, tokenizer).to(device), state
+    return source, json.loads((folder / "training.json").read_text(encoding="utf-8"))["progress"]
+
+
+def _fresh_progress(**origin: Any) -> dict[str, Any]:
+    """Progress of a model that has not been trained yet, naming where its weights came from."""
+    return {"step": 0, "elapsed_s": 0.0, "tokens": 0, "sequences": 0, "loss": float("nan"), **origin}
 
 
 def _grown(role: str, config: TrainDefaultsConfig, shape: ModelShape, tokenizer: Any,
            device: torch.device) -> tuple[torch.nn.Module, dict[str, Any]]:
     """``role``'s starting model: the published ``grow_from`` checkpoint grown to ``shape``, and fresh progress."""
-    from transformers import Qwen3ForCausalLM
-
     source_role = config.grow_from[role]
-    folder = Path(config.out_dir) / source_role
-    if _recorded_shape(folder) is None:
-        raise ValueError(f"the {role} grows from the trained {source_role}, and {folder} has none: "
-                         f"train it first (--roles {source_role},{role})")
-    source = Qwen3ForCausalLM.from_pretrained(str(folder), dtype=torch.float32)
-    record = json.loads((folder / "training.json").read_text(encoding="utf-8"))
+    source, progress = _published_source(role, source_role, config, "grows from")
     print(f"{role}: grown from the {source_role} ({source.config.num_hidden_layers} -> {shape.layers} layers)")
-    state = {"step": 0, "elapsed_s": 0.0, "tokens": 0, "sequences": 0, "loss": float("nan"),
-             "grown_from": {"role": source_role, "layers": source.config.num_hidden_layers,
-                            "progress": record["progress"]}}
+    state = _fresh_progress(grown_from={"role": source_role, "layers": source.config.num_hidden_layers,
+                                        "progress": progress})
     return grow_depth(source, shape, tokenizer).to(device), state
 
 
