@@ -47,9 +47,16 @@ def _taken(progress: dict[str, Any]) -> str:
     return (f"\nIt is {len(taken['layers'])} of the trained {taken['role']}'s {taken['of_layers']} layers "
             f"({', '.join(map(str, taken['layers']))}) with the {taken['role']}'s embeddings and final norm, the "
             f"others skipped: a layer-skip drafter that carries what the {taken['role']} learnt ({source['step']} "
-            f"steps, {source['tokens']} tokens, {source['elapsed_s'] / 60:.1f} minutes). The {taken['role']} was "
-            "grown from an earlier drafter, and these layers sit where that drafter's own layers were placed. "
-            + own)
+            f"steps, {source['tokens']} tokens, {source['elapsed_s'] / 60:.1f} minutes). " + _placed(taken) + own)
+
+
+def _placed(taken: dict[str, Any]) -> str:
+    """Why these layers, when the source was grown from an earlier model (``grow_depth``)."""
+    grown = taken["progress"].get("grown_from")
+    if not grown:
+        return ""
+    return (f"The {taken['role']} was grown from an earlier {grown['role']}, and these layers sit where that "
+            f"{grown['role']}'s own layers were placed. ")
 
 
 def _training(progress: dict[str, Any], training: dict[str, Any]) -> str:

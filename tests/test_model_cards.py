@@ -44,3 +44,7 @@ def test_card_of_layers_taken_from_the_target_names_them_and_its_own_training():
     assert "the target's minutes are not counted" in card
     trained = card_text("drafter", record(dict(PROGRESS, taken_from=taken)), REPORT, "eval-models")
     assert "The training below is its own" in trained and "10 optimiser steps" in trained
+    assert "grown from" not in card  # only a grown source explains why these layers
+    grown_source = dict(taken, progress=dict(PROGRESS, grown_from={"role": "drafter", "layers": 2, "progress": PROGRESS}))
+    placed = card_text("drafter", record(dict(PROGRESS, step=0, taken_from=grown_source)), REPORT, "eval-models")
+    assert "The target was grown from an earlier drafter, and these layers sit where that drafter's own" in placed

@@ -102,6 +102,14 @@ def build_model(shape: ModelShape, tokenizer: Any) -> torch.nn.Module:
     return Qwen3ForCausalLM(config)
 
 
+def _widths(source: torch.nn.Module, shape: ModelShape, tokenizer: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(hidden, mlp, heads, kv heads, vocab) of ``source`` and of ``shape`` with ``tokenizer``: they must match
+    for layers to move between the two."""
+    src = source.config
+    return ((src.hidden_size, src.intermediate_size, src.num_attention_heads, src.num_key_value_heads, src.vocab_size),
+            (shape.hidden, shape.intermediate, shape.heads, shape.kv_heads, len(tokenizer)))
+
+
 def grow_depth(source: torch.nn.Module, shape: ModelShape, tokenizer: Any) -> torch.nn.Module:
     """A deeper model of ``shape`` that computes exactly what ``source`` computes (depth up-scaling).
 
@@ -112,8 +120,7 @@ def grow_depth(source: torch.nn.Module, shape: ModelShape, tokenizer: Any) -> to
     """
     grown = build_model(shape, tokenizer)
     src = source.config
-    same = (src.hidden_size, src.intermediate_size, src.num_attention_heads, src.num_key_value_heads, src.vocab_size)
-    want = (shape.hidden, shape.intermediate, shape.heads, shape.kv_heads, len(tokenizer))
+    same, want = _widths(source, shape, tokenizer)
     if same != want or shape.layers < src.num_hidden_layers:
         raise ValueError(f"cannot grow a model of (hidden, mlp, heads, kv heads, vocab) {same} and "
                          f"{src.num_hidden_layers} layers into {want} and {shape.layers} layers: "
@@ -141,8 +148,7 @@ def take_layers(source: torch.nn.Module, layers: Iterable[int], shape: ModelShap
     ``shape.layers`` must equal the number of layers chosen.
     """
     src = source.config
-    same = (src.hidden_size, src.intermediate_size, src.num_attention_heads, src.num_key_value_heads, src.vocab_size)
-    want = (shape.hidden, shape.intermediate, shape.heads, shape.kv_heads, len(tokenizer))
+    same, want = _widths(source, shape, tokenizer)
     if same != want:
         raise ValueError(f"cannot take layers of a model of (hidden, mlp, heads, kv heads, vocab) {same} into "
                          f"{want}: only the layer count may change")
@@ -304,11 +310,11 @@ def train_role(role: str, config: TrainDefaultsConfig, tokenizer: Any) -> dict[s
         state["phases"][-1].setdefault("resumed", []).append(
             {"at_step": state["step"], "at_elapsed_s": state["elapsed_s"], "at_tokens": state["tokens"],
              **_settings(config, role, device)})
-    elif taken is not None and _taken_spec(_recorded_progress(published)) != taken:
+    elif taken is not None and _taken_spec(_published_record(published).get("progress", {})) != taken:
         model, state = _taken(role, config, shape, tokenizer, device)
         optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate[role], weight_decay=0.01)
         state["phases"] = [_phase(state, config, role, device)]
-    elif _recorded_shape(published) == asdict(shape):
+    elif _published_record(published).get("shape") == asdict(shape):
         # continue from the committed checkpoint: a fresh optimiser, so a new phase with its own schedule
         state, recorded_device = _warm_start(model, published)
         state["phases"] = _earlier_phases(state, recorded_device) + [_phase(state, config, role, device)]
@@ -351,18 +357,12 @@ def _earlier_phases(state: dict[str, Any], device: str) -> list[dict[str, Any]]:
     return list(state.get("phases") or [{"device": device, "from_step": 0, "from_elapsed_s": 0.0, "from_tokens": 0}])
 
 
-def _recorded_shape(folder: Path) -> Optional[dict[str, int]]:
-    """The shape a published checkpoint was trained with (None when there is none)."""
+def _published_record(folder: Path) -> dict[str, Any]:
+    """The ``training.json`` of a published checkpoint; empty when the folder has no record or no weights."""
     record = folder / "training.json"
     if not (record.is_file() and (folder / "model.safetensors").is_file()):
-        return None
-    return json.loads(record.read_text(encoding="utf-8")).get("shape")
-
-
-def _recorded_progress(folder: Path) -> dict[str, Any]:
-    """The training progress a published checkpoint records (empty when there is none)."""
-    record = folder / "training.json"
-    return json.loads(record.read_text(encoding="utf-8")).get("progress", {}) if record.is_file() else {}
+        return {}
+    return json.loads(record.read_text(encoding="utf-8"))
 
 
 def _taken_from(config: TrainDefaultsConfig, role: str) -> Optional[tuple[str, tuple[int, ...]]]:
@@ -396,11 +396,11 @@ def _published_source(role: str, source_role: str, config: TrainDefaultsConfig,
     from transformers import Qwen3ForCausalLM
 
     folder = Path(config.out_dir) / source_role
-    if _recorded_shape(folder) is None:
+    record = _published_record(folder)
+    if not record:
         raise ValueError(f"the {role} {how} the trained {source_role}, and {folder} has none: "
                          f"train it first (--roles {source_role})")
-    source = Qwen3ForCausalLM.from_pretrained(str(folder), dtype=torch.float32)
-    return source, json.loads((folder / "training.json").read_text(encoding="utf-8"))["progress"]
+    return Qwen3ForCausalLM.from_pretrained(str(folder), dtype=torch.float32), record["progress"]
 
 
 def _fresh_progress(**origin: Any) -> dict[str, Any]:
@@ -427,7 +427,7 @@ def _warm_start(model: torch.nn.Module, folder: Path) -> tuple[dict[str, Any], s
     missing = model.load_state_dict({k: v.float() for k, v in weights.items()}, strict=False).missing_keys
     if [k for k in missing if k != "lm_head.weight"]:  # the head is tied to the embeddings
         raise ValueError(f"checkpoint in {folder} does not fit this model shape: missing {missing[:3]}")
-    record = json.loads((folder / "training.json").read_text(encoding="utf-8"))
+    record = _published_record(folder)
     return dict(record["progress"]), record.get("device", "unrecorded")
 
 
