@@ -216,7 +216,10 @@ class Recorder:
     def _transaction(self) -> Iterator[Connection]:
         """One committed transaction on the held connection; database errors become StoreError.
 
-        After an error the connection is dropped, so the next write starts on a fresh one.
+        After any error the connection is dropped (the pool rolls back what it holds), so the next
+        write starts on a fresh one: a Ctrl-C or SIGTERM that lands inside SQLAlchemy's ``begin``,
+        after the database started its transaction, would otherwise leave that transaction open
+        and the run could not be closed ("cannot start a transaction within a transaction").
         """
         try:
             if self._connection is None:
@@ -227,6 +230,9 @@ class Recorder:
         except (SQLAlchemyError, self._driver_error) as exc:  # the driver's own: from the cursor writes
             self.close()
             raise StoreError(describe_failure(self.engine, exc)) from exc
+        except BaseException:  # an interrupt, or an error in the caller's rows
+            self.close()
+            raise
 
     def close(self) -> None:
         """Give the held connection back to the engine's pool (the next write takes one again)."""
@@ -278,12 +284,22 @@ class Recorder:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, _tb: Any) -> None:
-        """Finish the run: done, interrupted on KeyboardInterrupt, failed on another exception."""
+        """Finish the run: done; failed on an exception; interrupted on Ctrl-C, SIGTERM (as
+        KeyboardInterrupt), ``sys.exit`` or a generator closed by its consumer.
+
+        While an exception propagates, a store that refuses the update does not replace it (the
+        refusal becomes a note on it; the run is marked interrupted once its process is gone).
+        """
         if self.run_id is None:
             self.close()
             return
-        status = "done" if exc_type is None else "interrupted" if exc_type is KeyboardInterrupt else "failed"
-        self.finish_run(status=status)
+        status = "done" if exc_type is None else "failed" if issubclass(exc_type, Exception) else "interrupted"
+        try:
+            self.finish_run(status=status)
+        except StoreError as error:
+            if exc is None:
+                raise
+            exc.add_note(f"run {self.run_id} could not be marked {status}: {error}")
 
     # -- events -------------------------------------------------------------------------------
     def record(self, events: Iterable[StepEvent]) -> Iterator[StepEvent]:

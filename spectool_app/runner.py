@@ -89,23 +89,16 @@ def stream_run(request: RunRequest, engine: Engine, models: Optional[dict[str, A
     verifier = make_verifier(request.verifier, models) if needs_verifier else None
     threshold = resolved_threshold(request, verifier)
     loop = SpeculativeLoop(models, verifier, LoopConfig(mode=request.mode, threshold=threshold))
-    recorder = Recorder(engine)
-    run_id = recorder.start_run(
-        mode=request.mode, verifier=request.verifier if needs_verifier else "", threshold=threshold,
-        preset=request.preset or "", task_set=",".join(request.task_ids) or request.task_set,
-        config={**asdict(request), **(notes or {})}, models={role: getattr(m, "name", role) for role, m in models.items()},
-    )
-    status = "interrupted"
-    try:
+    with Recorder(engine) as recorder:  # ends the run done, failed, or interrupted (Ctrl-C, SIGTERM, the consumer stopped)
+        run_id = recorder.start_run(
+            mode=request.mode, verifier=request.verifier if needs_verifier else "", threshold=threshold,
+            preset=request.preset or "", task_set=",".join(request.task_ids) or request.task_set,
+            config={**asdict(request), **(notes or {})},
+            models={role: getattr(m, "name", role) for role, m in models.items()},
+        )
         for task in tasks:
             for event in loop.run(task):
                 recorder.consume(event)
                 if stats is not None:
                     stats.observe(event)
                 yield run_id, event
-        status = "done"
-    except Exception:
-        status = "failed"
-        raise
-    finally:
-        recorder.finish_run(run_id, status)

@@ -320,8 +320,8 @@ def test_recorder_refuses_bad_events(engine):
 
 
 def test_recorder_context_marks_a_crashed_run_failed(engine):
-    # an exception inside the block -> failed; KeyboardInterrupt -> interrupted
-    for error, status in ((RuntimeError, "failed"), (KeyboardInterrupt, "interrupted")):
+    # an exception inside the block -> failed; KeyboardInterrupt (Ctrl-C, SIGTERM) or SystemExit -> interrupted
+    for error, status in ((RuntimeError, "failed"), (KeyboardInterrupt, "interrupted"), (SystemExit, "interrupted")):
         with pytest.raises(error):
             with Recorder(engine) as recorder:
                 run_id = recorder.start_run(mode="speculative")

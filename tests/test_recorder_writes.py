@@ -118,3 +118,27 @@ def test_overhead_figures_from_literal_step_times():
     assert figures["overhead_pct_median"] == pytest.approx(2.0)
     # nothing measured
     assert _overhead_figures([], [])["overhead_pct"] is None
+
+
+def _interrupt_after_the_next_begin(engine):
+    """A Ctrl-C that lands just after the database started a write transaction (before the
+    first row): the moment a SIGTERM hit a bench in CI."""
+    def _raise(_connection):
+        event.remove(engine, "begin", _raise)
+        raise KeyboardInterrupt
+
+    event.listen(engine, "begin", _raise)  # after the store's own listener, which sent BEGIN
+
+
+def test_an_interrupt_inside_a_write_leaves_the_run_closable(engine):
+    recorder = Recorder(engine)
+    run_id = recorder.start_run(mode="speculative")
+    events = synthetic_episode("a", 2)
+    _interrupt_after_the_next_begin(engine)
+    with pytest.raises(KeyboardInterrupt):
+        for item in events:
+            recorder.consume(item)
+    recorder.finish_run(status="interrupted")  # a fresh connection: no transaction left half open
+    with Session(engine) as session:
+        assert session.exec(select(db.recorder.Run.status).where(db.recorder.Run.id == run_id)).one() == "interrupted"
+    assert _counts(engine, Step) == [0]

@@ -2,7 +2,8 @@
 
 import pytest
 
-from db.engine import open_store
+from db.engine import StoreError, open_store
+from db.recorder import Recorder
 from db.queries import run_steps, run_summary
 from spectool_app.events import EpisodeDone
 from spectool_app.metrics import RunStats
@@ -46,3 +47,40 @@ def test_bad_requests_name_the_valid_choices(tmp_path):
     for request, message in cases.items():
         with pytest.raises(ValueError, match=message):
             next(stream_run(request, engine, models={}))
+
+
+class _InterruptedModel(GoldModel):
+    """A drafter stopped by Ctrl-C on its second call."""
+
+    def propose(self, *args, **kwargs):
+        if self.calls == 1:
+            raise KeyboardInterrupt
+        return super().propose(*args, **kwargs)
+
+
+def _interrupted_run(tmp_path):
+    engine = open_store(f"sqlite:///{tmp_path / 'runs.db'}")
+    task = load_task(TASK_ID)
+    models = {"drafter": _InterruptedModel(task, "drafter"), "target": GoldModel(task, "target")}
+    request = RunRequest(mode="speculative", verifier="exact_match", task_ids=(TASK_ID,))
+    return engine, stream_run(request, engine, models=models)
+
+
+def test_an_interrupted_run_ends_interrupted_and_the_interrupt_goes_on(tmp_path):
+    engine, events = _interrupted_run(tmp_path)
+    run_id = next(events)[0]
+    with pytest.raises(KeyboardInterrupt):
+        list(events)
+    assert run_summary(engine, run_id)["status"] == "interrupted"
+
+
+def test_a_store_that_cannot_close_the_run_does_not_swallow_the_interrupt(tmp_path, monkeypatch):
+    def _refuse(self, run_id=None, status="done"):
+        raise StoreError("database is locked: test")
+
+    engine, events = _interrupted_run(tmp_path)
+    run_id = next(events)[0]
+    monkeypatch.setattr(Recorder, "finish_run", _refuse)
+    with pytest.raises(KeyboardInterrupt) as raised:
+        list(events)
+    assert raised.value.__notes__ == [f"run {run_id} could not be marked interrupted: database is locked: test"]
