@@ -42,6 +42,7 @@ from spectool_app.config import EXIT_INTERRUPTED, PROJECT_ROOT
 from spectool_app.events import EpisodeDone, EpisodeStarted
 from spectool_app.loop import MODES
 from spectool_app.tasks import Task, load_task_set
+from spectool_app.threshold_tuning import TUNED_FILE, load_tuned
 from spectool_app.verifiers import VERIFIER_KINDS
 
 try:
@@ -51,6 +52,7 @@ except ImportError:  # Windows: a single worker needs no lock
 
 DEFAULT_THRESHOLD = 0.5  # for kinds without a calibrated threshold
 CALIBRATION_FILE = PROJECT_ROOT / "results" / "verifiers" / "verifiers.json"  # from eval-verifiers
+TUNED_SOURCE = "results/verifiers/thresholds.json (tune-thresholds, dev steps)"
 WARMUP_TASK_SET = "synthetic:dev"  # the warm-up task comes from here (never a scored split)
 LOG_NAME, PLAN_NAME, DB_NAME = "episodes.jsonl", "bench_config.json", "bench.db"
 
@@ -241,9 +243,13 @@ def load_thresholds(path: Path = CALIBRATION_FILE) -> dict[str, float]:
             if isinstance(entry, dict) and isinstance(entry.get("threshold"), (int, float))}
 
 
-def plan_configs(keys: list[str], models: dict[str, Any],
-                 calibrated: dict[str, float]) -> tuple[list[BenchConfig], dict[str, str]]:
-    """Build each configuration, probing its verifier; unavailable kinds are skipped with the reason."""
+def plan_configs(keys: list[str], models: dict[str, Any], calibrated: dict[str, float],
+                 tuned: Optional[dict[str, float]] = None) -> tuple[list[BenchConfig], dict[str, str]]:
+    """Build each configuration, probing its verifier; unavailable kinds are skipped with the reason.
+
+    A kind's threshold comes from, in order: ``tuned`` (tune-thresholds on dev steps with these
+    very models), the verifier's own card, ``calibrated`` (eval-verifiers on dev pairs), 0.5.
+    """
     from spectool_app.verifiers import make_verifier
 
     configs, skipped, probed = [], {}, {}
@@ -260,6 +266,8 @@ def plan_configs(keys: list[str], models: dict[str, Any],
         made = probed[verifier]
         if isinstance(made, str):
             skipped[key] = made
+        elif verifier in (tuned or {}):
+            configs.append(BenchConfig(mode, verifier, tuned[verifier], TUNED_SOURCE))
         elif hasattr(made, "threshold"):
             configs.append(BenchConfig(mode, verifier, float(made.threshold), "verifier card (verifier_config.json)"))
         elif verifier in calibrated:
@@ -387,7 +395,8 @@ def set_sizes(options: BenchOptions, names: tuple[str, ...]) -> dict[str, Option
     return {n: per_set.get(n) or options.limit or (QUICK_SIZES[n] if options.quick else None) for n in names}
 
 
-def make_plan(options: BenchOptions, models: dict[str, Any], calibration: Path = CALIBRATION_FILE) -> BenchPlan:
+def make_plan(options: BenchOptions, models: dict[str, Any], calibration: Path = CALIBRATION_FILE,
+              tuned_file: Path = TUNED_FILE) -> BenchPlan:
     """Choose tasks, warm-up and configurations for ``options`` (probes every verifier kind)."""
     names = validate_options(options)
     sizes = set_sizes(options, names)
@@ -395,11 +404,16 @@ def make_plan(options: BenchOptions, models: dict[str, Any], calibration: Path =
     task_ids = {n: [t.id for t in (select_tasks(n, options.seed, sizes[n]) if sizes[n] else every[n])]
                 for n in names}
     warmup = load_task_set(WARMUP_TASK_SET, seed=options.seed)[0].id
-    configs, skipped = plan_configs(config_keys(options.modes), models, load_thresholds(calibration))
+    fingerprints = current_fingerprints(models)
+    tuned, why_not = load_tuned(fingerprints, tuned_file)
+    if why_not:
+        print(f"bench: no tuned thresholds ({why_not}); thresholds come from the verifier card or dev pairs",
+              file=sys.stderr)
+    configs, skipped = plan_configs(config_keys(options.modes), models, load_thresholds(calibration), tuned)
     return BenchPlan(asdict(options), task_ids, warmup, configs, skipped,
                      {role: str(getattr(m, "name", role)) for role, m in models.items()},
                      time.strftime("%Y-%m-%dT%H:%M:%S"), {n: len(tasks) for n, tasks in every.items()},
-                     current_fingerprints(models))
+                     fingerprints)
 
 
 def current_fingerprints(models: dict[str, Any]) -> dict[str, str]:
@@ -705,7 +719,7 @@ def report_bench(folder: str | Path) -> dict[str, Any]:
 
 def run_bench(options: BenchOptions = BenchOptions(), models: Optional[dict[str, Any]] = None,
               resume: Optional[str | Path] = None, progress: bool = True,
-              calibration: Path = CALIBRATION_FILE, workers: int = 1) -> Path:
+              calibration: Path = CALIBRATION_FILE, workers: int = 1, tuned_file: Path = TUNED_FILE) -> Path:
     """Run (or resume) a bench and write its outputs; returns the output folder.
 
     ``workers`` > 1 runs that many spawned worker processes; they load the plan's models
@@ -736,7 +750,7 @@ def run_bench(options: BenchOptions = BenchOptions(), models: Optional[dict[str,
 
         models = load_models(plan.options.get("preset") if plan is not None else options.preset)
     if plan is None:
-        plan = make_plan(options, models, calibration)
+        plan = make_plan(options, models, calibration, tuned_file)
         save_plan(folder, plan)
     _close_torn_line(folder)  # a sitting killed mid-write (SIGKILL) left half a line
     started = time.perf_counter()

@@ -281,3 +281,39 @@ def calibrate_folder(folder: str | Path | None, dev_file: str | Path, *, command
                             accept_rate=accept_rate, latency_pairs=latency_pairs, extra=extra)
     write_card(path, card)
     return card
+
+
+def threshold_for_step_accuracy(scores: Sequence[Optional[float]], draft_right: Sequence[bool],
+                                target_right: Sequence[bool], groups: Sequence[str], max_loss: float) -> float:
+    """The lowest threshold at which the loop's step accuracy in every group is within
+    ``max_loss`` of the target's own.
+
+    At threshold ``t`` a step's action is the draft when its score is at least ``t`` (a None
+    score, an unparseable draft, never is) and the target's otherwise. Candidates sit halfway
+    between neighbouring scores; just above the highest score every draft is rejected and the
+    loop is the target. Thresholds are capped at 1, so where the highest score is 1.0 and only
+    rejecting everything holds, 1.0 is returned and the rule is not met (report it with the
+    outcome at that threshold).
+
+    Raises:
+        ValueError: lists of different lengths, no steps, or ``max_loss`` outside [0, 1).
+    """
+    n = len(scores)
+    if n == 0 or not n == len(draft_right) == len(target_right) == len(groups):
+        raise ValueError("step-accuracy tuning needs one score, draft verdict, target verdict and group per step")
+    if not 0.0 <= max_loss < 1.0:
+        raise ValueError(f"max_loss must be at least 0 and below 1, got {max_loss}")
+    values = np.array([-np.inf if s is None else float(s) for s in scores])
+    draft, target = np.asarray(draft_right, dtype=bool), np.asarray(target_right, dtype=bool)
+    names = np.asarray(groups)
+    members = {name: names == name for name in dict.fromkeys(groups)}
+    floor = {name: target[mask].mean() - max_loss - 1e-12 for name, mask in members.items()}
+    finite = np.unique(values[np.isfinite(values)])  # ascending
+    if len(finite) == 0:
+        return 1.0  # no draft could be judged: nothing to accept
+    candidates = [float(finite[0])] + [float((a + b) / 2) for a, b in zip(finite[:-1], finite[1:])]
+    for threshold in candidates:  # ascending: the first that holds accepts the most
+        loop = np.where(values >= threshold, draft, target)
+        if all(loop[mask].mean() >= floor[name] for name, mask in members.items()):
+            return threshold
+    return _between(float(finite[-1]), finite)

@@ -240,6 +240,54 @@ def _add_eval_verifiers(commands: argparse._SubParsersAction) -> None:
     evaluate.set_defaults(handler=_cmd_eval_verifiers)
 
 
+def _cmd_tune_thresholds(args: argparse.Namespace) -> int:
+    from spectool_app.bench import current_fingerprints
+    from spectool_app.threshold_tuning import (TuneOptions, check_options, collect_judged_steps, markdown_table,
+                                               read_steps, tune_report, write_tuned)
+    from spectool_app.verifiers import VERIFIER_KINDS
+
+    options = TuneOptions(task_sets=tuple(s.strip() for s in args.tasks.split(",") if s.strip()),
+                          kinds=comma_list(args.kinds, tuple(VERIFIER_KINDS), "verifier kind"),
+                          max_loss=args.max_loss, max_steps=args.max_steps, batch_size=args.batch_size, seed=args.seed)
+    try:
+        check_options(options)  # before any model loads
+        collected = read_steps(Path(args.from_steps)) if args.from_steps else None
+        if collected is not None:
+            report = tune_report(collected, options)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if collected is None:
+        models = {"drafter": _load_role("drafter", args.preset), "target": _load_role("target", args.preset)}
+        collected = collect_judged_steps(models, options, current_fingerprints(models))
+        report = tune_report(collected, options)
+    report["setup"]["command"] = _command(args)
+    path = write_tuned(report, Path(args.out), None if args.from_steps else collected)
+    print(json.dumps(report, sort_keys=True) if args.json else markdown_table(report))
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def _add_tune_thresholds(commands: argparse._SubParsersAction) -> None:
+    from spectool_app.threshold_tuning import DEFAULT_KINDS, DEFAULT_MAX_LOSS, DEFAULT_TASK_SETS, TUNED_FILE
+
+    tune = commands.add_parser("tune-thresholds", help="per verifier, the most acceptance that keeps the loop's "
+                                                       "step accuracy within --max-loss of the target (dev steps)")
+    tune.add_argument("--tasks", default=",".join(DEFAULT_TASK_SETS), help="comma-separated dev task sets")
+    tune.add_argument("--kinds", default=",".join(DEFAULT_KINDS), help="comma-separated verifier kinds")
+    tune.add_argument("--max-loss", type=float, default=DEFAULT_MAX_LOSS,
+                      help="step accuracy the loop may lose against the target, per task set (default 0.005: half a point)")
+    tune.add_argument("--max-steps", type=int, help="a seeded sample of steps per task set")
+    tune.add_argument("--batch-size", type=int, default=8)
+    tune.add_argument("--out", default=str(TUNED_FILE.relative_to(TUNED_FILE.parents[2])),
+                      help="where the bench reads tuned thresholds")
+    tune.add_argument("--from-steps", metavar="FILE", help="re-tune the judged steps an earlier run saved "
+                      "(OUT.steps.json beside its thresholds) instead of replaying with the models")
+    tune.add_argument("--preset", help="model preset (default: SPECTOOL_PRESET or embedded)")
+    tune.add_argument("--seed", type=int, default=0)
+    tune.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    tune.set_defaults(handler=_cmd_tune_thresholds)
+
+
 def add_parser(commands: argparse._SubParsersAction) -> None:
     _add_build_pairs(commands)
     _add_refresh_pairs(commands)
@@ -247,3 +295,4 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     _add_train_verifier(commands)
     _add_calibrate(commands)
     _add_eval_verifiers(commands)
+    _add_tune_thresholds(commands)
