@@ -41,7 +41,8 @@ def markers(name: str) -> tuple[str, str]:
     return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
 
 
-README_CONFIGS = ("target_only/none", "draft_only/none", "speculative/exact_match", "speculative/trained",
+README_CONFIGS = ("target_only/none", "draft_only/none", "speculative/exact_match", "speculative/confidence",
+                  "speculative/target_likelihood", "speculative/trained",
                   "parallel/trained")  # the rows the README shows; report.md has every configuration
 
 
