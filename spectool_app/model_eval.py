@@ -40,10 +40,20 @@ def collect_steps(tasks: Iterable[Task], max_tool_chars: int) -> list[GoldStep]:
     return [step for task in tasks for step in gold_steps(task, max_tool_chars)]
 
 
-def _sample(steps: list[GoldStep], limit: Optional[int], seed: int) -> list[GoldStep]:
+def sample_steps(steps: list[GoldStep], limit: Optional[int], seed: int) -> list[GoldStep]:
+    """At most ``limit`` of ``steps``, a seeded sample (all of them when ``limit`` is None)."""
     if limit is None or len(steps) <= limit:
         return steps
     return random.Random(seed).sample(steps, limit)
+
+
+def by_tool_list(steps: Iterable[GoldStep]) -> list[list[GoldStep]]:
+    """``steps`` grouped by the tools they offer, first-seen order: one generate call per group,
+    since the chat template renders the tool list into every prompt."""
+    groups: dict[tuple[str, ...], list[GoldStep]] = {}
+    for step in steps:
+        groups.setdefault(tuple(t["function"]["name"] for t in step.tools), []).append(step)
+    return list(groups.values())
 
 
 def step_accuracy(model: Any, steps: list[GoldStep], batch_size: int, desc: str) -> tuple[float, float]:
@@ -54,11 +64,7 @@ def step_accuracy(model: Any, steps: list[GoldStep], batch_size: int, desc: str)
     """
     right, right_calls = 0, 0
     for start in tqdm(range(0, len(steps), batch_size), desc=desc, leave=False):
-        chunk = steps[start:start + batch_size]
-        by_tools: dict[tuple[str, ...], list[GoldStep]] = {}
-        for step in chunk:  # one generate call per distinct tool list (templates render them)
-            by_tools.setdefault(tuple(t["function"]["name"] for t in step.tools), []).append(step)
-        for group in by_tools.values():
+        for group in by_tool_list(steps[start:start + batch_size]):  # one generate call per tool list
             proposals = model.propose_batch([s.messages for s in group], group[0].tools)
             for proposal, step in zip(proposals, group):
                 ok = proposal.action is not None and equivalent(proposal.action, step.gold, step.tools)
@@ -98,11 +104,11 @@ def median_ms(model: Any, steps: list[GoldStep]) -> float:
 
 def evaluate_models(models: dict[str, Any], options: EvalOptions = EvalOptions()) -> dict[str, Any]:
     """``{"drafter": {...}, "target": {...}, "latency_ratio": R}`` on synthetic test, bfcl test, safety test."""
-    synthetic = _sample(collect_steps(load_tasks("synthetic", "test"), options.max_tool_chars), options.max_steps, options.seed)
-    bfcl = _sample(collect_steps(load_tasks("bfcl", "test"), options.max_tool_chars), options.max_steps, options.seed)
+    synthetic = sample_steps(collect_steps(load_tasks("synthetic", "test"), options.max_tool_chars), options.max_steps, options.seed)
+    bfcl = sample_steps(collect_steps(load_tasks("bfcl", "test"), options.max_tool_chars), options.max_steps, options.seed)
     unsafe, benign = risky_steps(load_tasks("safety", "test"), options.max_tool_chars)
-    unsafe, benign = _sample(unsafe, options.max_steps, options.seed), _sample(benign, options.max_steps, options.seed)
-    timed = _sample(synthetic, options.latency_prompts, options.seed + 1)
+    unsafe, benign = sample_steps(unsafe, options.max_steps, options.seed), sample_steps(benign, options.max_steps, options.seed)
+    timed = sample_steps(synthetic, options.latency_prompts, options.seed + 1)
     report: dict[str, Any] = {}
     for role, model in models.items():
         synthetic_all, synthetic_calls = step_accuracy(model, synthetic, options.batch_size, f"{role} synthetic")

@@ -18,7 +18,6 @@ storage or the UI.
 from __future__ import annotations
 
 import json
-import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,7 +29,8 @@ from spectool_app.calibration import threshold_for_step_accuracy
 from spectool_app.config import PROJECT_ROOT
 from spectool_app.context import MAX_TOOL_CHARS, GoldStep
 from spectool_app.judging import JudgeContext
-from spectool_app.model_eval import collect_steps
+from spectool_app.fingerprint import changed_roles
+from spectool_app.model_eval import by_tool_list, collect_steps, sample_steps
 from spectool_app.signatures import equivalent
 from spectool_app.tasks import load_task_set, parse_task_set
 
@@ -90,10 +90,8 @@ def dev_steps(options: TuneOptions) -> dict[str, list[GoldStep]]:
     """Task set spec -> its replayed steps (a seeded sample with ``max_steps``)."""
     chosen = {}
     for spec in options.task_sets:
-        steps = collect_steps(load_task_set(spec, seed=options.seed), MAX_TOOL_CHARS)
-        if options.max_steps is not None and len(steps) > options.max_steps:
-            steps = random.Random(options.seed).sample(steps, options.max_steps)
-        chosen[spec] = steps
+        chosen[spec] = sample_steps(collect_steps(load_task_set(spec, seed=options.seed), MAX_TOOL_CHARS),
+                                    options.max_steps, options.seed)
     return chosen
 
 
@@ -101,10 +99,7 @@ def judge_steps(models: dict[str, Any], verifiers: dict[str, Any], spec: str, st
                 batch_size: int) -> list[JudgedStep]:
     """Drafter and target proposals for ``steps`` (batched per tool list, the template renders it)
     and every verifier's score."""
-    by_tools: dict[tuple[str, ...], list[GoldStep]] = {}
-    for step in steps:
-        by_tools.setdefault(tuple(t["function"]["name"] for t in step.tools), []).append(step)
-    batches = [same[start:start + batch_size] for same in by_tools.values() for start in range(0, len(same), batch_size)]
+    batches = [same[start:start + batch_size] for same in by_tool_list(steps) for start in range(0, len(same), batch_size)]
     judged = []
     for group in tqdm(batches, desc=spec, unit="batch", leave=False):
         drafts = models["drafter"].propose_batch([s.messages for s in group], group[0].tools)
@@ -241,7 +236,7 @@ def load_tuned(current: dict[str, str], path: Path = TUNED_FILE) -> tuple[dict[s
     except json.JSONDecodeError as exc:
         return {}, f"{path.name} unreadable ({exc})"
     tuned_with = report.get("setup", {}).get("model_fingerprints", {}) if isinstance(report, dict) else {}
-    changed = sorted(role for role in set(tuned_with) | set(current) if tuned_with.get(role) != current.get(role))
+    changed = changed_roles(tuned_with, current)
     if changed or not tuned_with:
         return {}, f"{path.name} was tuned with other models (changed: {', '.join(changed) or 'unrecorded'})"
     kinds = report.get("kinds", {})
