@@ -85,6 +85,19 @@ def make_proposal(raw_text: str, **stats: Any) -> Proposal:
     return Proposal(raw_text=raw_text, actions=actions, parse_error=error, **stats)
 
 
+def propose_hinted(model: ChatModel, messages: Sequence[Message], tools: Tools | None, hint: str) -> Proposal:
+    """``model``'s own reply, with ``hint`` (a draft reply) offered as candidate tokens.
+
+    A back-end with ``propose_assisted(messages, tools, hint)`` checks the hint's tokens in one
+    forward pass and keeps them up to its first different choice (greedy assisted decoding: the
+    reply is unchanged, only faster when the draft is mostly right); others just ``propose``.
+    """
+    assisted = getattr(model, "propose_assisted", None)
+    if assisted is not None and hint:
+        return assisted(messages, tools, hint)
+    return model.propose(messages, tools)
+
+
 def format_reply(action: Action) -> str:
     """The assistant text that stands for ``action`` (Qwen3 tool-call format)."""
     return parsing.format_qwen3_reply(action)

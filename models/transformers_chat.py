@@ -114,6 +114,43 @@ class _Cancelled(StoppingCriteria):
         return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
 
 
+def greedy_with_candidate(
+    model: Any, prompt_ids: Sequence[int], candidate: Sequence[int], processors: Any,
+    stop_ids: Sequence[int], max_new_tokens: int,
+) -> tuple[list[int], list[torch.Tensor]]:
+    """Greedy decoding of one prompt that first checks ``candidate`` tokens in a single forward pass.
+
+    Returns the generated token ids (ending with a stop id when one was chosen) and the scores
+    each was chosen from: the logits after ``processors`` (a logits processor or None, shown the
+    ids so far), which is what generate records for this project's in-place copy-values processor.
+    """
+    device = next(model.parameters()).device
+    ids = list(prompt_ids) + list(candidate[:max_new_tokens])
+    output = model(input_ids=torch.tensor([ids], device=device), use_cache=True,
+                   logits_to_keep=len(ids) - len(prompt_ids) + 1)
+    cache, rows = output.cache, output.logits[0]
+    tokens: list[int] = []
+    logits: list[torch.Tensor] = []
+    while True:
+        for row in rows:
+            scores = row.unsqueeze(0)
+            if processors is not None:
+                seen = torch.tensor([list(prompt_ids) + tokens], device=device)
+                scores = processors(seen, scores)
+            token = int(scores.argmax(dim=-1))
+            tokens.append(token)
+            logits.append(scores[0])
+            if token in stop_ids or len(tokens) >= max_new_tokens:
+                return tokens, logits
+            if len(tokens) > len(candidate) or token != candidate[len(tokens) - 1]:
+                break  # the model's own choice: later rows were computed after another token
+        unused = cache.get_seq_length() - (len(prompt_ids) + len(tokens) - 1)
+        if unused > 0:
+            cache.crop(-unused)
+        output = model(input_ids=torch.tensor([[tokens[-1]]], device=device), cache=cache, use_cache=True)
+        cache, rows = output.cache, output.logits[0, -1:]
+
+
 class TransformersChatModel:
     """Chat model backed by ``AutoModelForCausalLM`` + ``AutoTokenizer`` (see module docstring)."""
 
@@ -259,6 +296,31 @@ class TransformersChatModel:
             self._proposal(new_tokens[row], logprobs[row], int(prompt_lengths[row]), latency)
             for row in range(len(prompts))
         ]
+
+    def propose_assisted(self, messages: Sequence[Message], tools: Tools | None, hint: str) -> Proposal:
+        """Generate one reply, checking ``hint`` (a draft reply) as candidate tokens in one forward pass.
+
+        Greedy assisted decoding: the prompt and the hint's tokens go through the model together;
+        the hint is kept up to the first token where the model's own (processed) greedy choice
+        differs, that choice replaces it, and decoding goes on token by token from there. The
+        reply is the one :meth:`propose` would give (up to floating-point ties); only the number
+        of forward passes changes. Sampling models ignore the hint.
+        """
+        if self.temperature > 0 or not hint:
+            return self.propose(messages, tools)
+        started = time.perf_counter()
+        prompt_ids = self.tokenizer(self.render(messages, tools), add_special_tokens=False)["input_ids"]
+        candidate = self.tokenizer(hint, add_special_tokens=False)["input_ids"][: self.max_new_tokens]
+        processors = None
+        if self.copy_values:
+            processors = CopyValuesProcessor(self.tokenizer, [context_text(messages)], len(prompt_ids), tools)
+        with self._lock, torch.inference_mode():
+            tokens, logits = greedy_with_candidate(
+                self.model, prompt_ids, candidate, processors, self.stop_ids, self.max_new_tokens
+            )
+        new_tokens = torch.tensor(tokens, dtype=torch.long)
+        logprobs = self._chosen_logprobs([row.unsqueeze(0) for row in logits], new_tokens.unsqueeze(0))[0]
+        return self._proposal(new_tokens, logprobs, len(prompt_ids), time.perf_counter() - started)
 
     def _generation_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {

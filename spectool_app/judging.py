@@ -23,6 +23,7 @@ class JudgeContext:
     messages: list[dict[str, Any]]  # the chat context the draft answers
     tools: list[dict[str, Any]]  # tool schemas offered at this step
     draft_mean_logprob: Optional[float] = None  # the drafter's mean token log-prob, when known
+    draft_text: str = ""  # the drafter's reply as generated, when known
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ Per step: the drafter proposes, the verifier judges, an accepted draft executes,
 one falls back to the target; the policy guard sees every action before it runs. Modes:
 
 - ``target_only`` / ``draft_only``: one model decides every step;
-- ``speculative``: draft -> verify -> target on reject (sequential);
+- ``speculative``: draft -> verify -> target on reject (sequential; the rejected draft's text is
+  offered to the target as candidate tokens, see ``models.base.propose_hinted``);
 - ``parallel``: the target starts with the drafter in a thread and is cancelled when the
   draft is accepted (its partial work is recorded as ``wasted``);
 - ``shadow``: speculative, and the target also runs on accepted steps; its action is
@@ -22,6 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 
+from models.base import propose_hinted
 from spectool_app.actions import Action, Answer, Blocked, ToolCall
 from spectool_app.context import MAX_TOOL_CHARS, StepRecord, build_messages
 from spectool_app.envs import Episode
@@ -158,7 +160,7 @@ class SpeculativeLoop:
             return _Step(_closing(draft.action), "draft", draft.action)
         verdict = None
         if draft.action is not None:
-            context = JudgeContext(messages, tools, draft.mean_logprob)
+            context = JudgeContext(messages, tools, draft.mean_logprob, draft.raw_text)
             verdict = judge(self.verifier, context, draft.action, self.config.threshold)
             timings["verify"] = verdict.latency_s
             detail = {k: v for k, v in verdict.detail.items() if k != "target_proposal"}
@@ -171,7 +173,7 @@ class SpeculativeLoop:
                 cancel.set()
                 yield _proposed(turn, index, "target", future.result(), "wasted")
             if mode == "shadow":
-                shadow = self.target.propose(messages, tools)
+                shadow = propose_hinted(self.target, messages, tools, draft.raw_text)
                 timings["shadow"] = shadow.latency_s  # in no stage: the run times what speculation costs
                 yield _proposed(turn, index, "target", shadow, "shadow")
             return _Step(draft.action, "draft", draft.action)
@@ -179,7 +181,7 @@ class SpeculativeLoop:
             # exact_match already ran the target (recorded with purpose "verify"): no second call
             return _Step(_closing(verdict.detail["target_proposal"].action), "target", draft.action)
         waited = time.perf_counter()
-        fallback = future.result() if future is not None else self.target.propose(messages, tools)
+        fallback = future.result() if future is not None else propose_hinted(self.target, messages, tools, draft.raw_text)
         timings["fallback"] = fallback.latency_s if future is None else time.perf_counter() - waited
         yield _proposed(turn, index, "target", fallback, "fallback")
         return _Step(_closing(fallback.action), "target", draft.action)

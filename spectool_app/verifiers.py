@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from models.base import propose_hinted
 from spectool_app.actions import Action
 from spectool_app.judging import JudgeContext, Verdict, Verifier, judge  # the interface, also importable from here
 from spectool_app.parsing import format_qwen3_reply
@@ -67,13 +68,18 @@ class TargetLikelihood:
 
 @dataclass
 class ExactMatch:
-    """The target generates; accept only an equivalent draft (lossless)."""
+    """The target generates; accept only an equivalent draft (lossless).
+
+    The draft's text is offered to the target as candidate tokens (as on the speculative loop's
+    fallback), so a draft the target agrees with costs about one forward pass to confirm.
+    """
 
     target: Any  # a ChatModel
     name: str = "exact_match"
 
     def score(self, context: JudgeContext, draft: Action) -> tuple[float, dict[str, Any]]:
-        proposal = self.target.propose(context.messages, context.tools)
+        hint = context.draft_text or format_qwen3_reply(draft)
+        proposal = propose_hinted(self.target, context.messages, context.tools, hint)
         target_action = proposal.action
         same = target_action is not None and equivalent(draft, target_action, context.tools)
         return (1.0 if same else 0.0), {"target_proposal": proposal}

@@ -145,3 +145,27 @@ def test_speculative_without_a_verifier_is_refused(task):
     models = {"drafter": GoldModel(task, "d"), "target": GoldModel(task, "t")}
     with pytest.raises(ValueError, match="missing: \\['verifier'\\]"):
         SpeculativeLoop(models, None, LoopConfig(mode="speculative"))
+
+
+class HintedTarget(GoldModel):
+    """A gold target that can take a draft as candidate tokens; records each hint it was given."""
+
+    def __init__(self, task, name):
+        super().__init__(task, name)
+        self.hints = []
+
+    def propose_assisted(self, messages, tools, hint):
+        self.hints.append(hint)
+        return self.propose(messages, tools)
+
+
+@pytest.mark.parametrize("verifier", ["never", "exact_match"])
+def test_the_target_is_offered_the_drafts_text(task, verifier):
+    drafter, target = GoldModel(task, "drafter", wrong_at={(0, 1)}), HintedTarget(task, "target")
+    models = {"drafter": drafter, "target": target}
+    loop = SpeculativeLoop(models, make_verifier(verifier, models), LoopConfig(mode="speculative"))
+    events = list(loop.run(task))
+    drafts = [e.raw_text for e in events if isinstance(e, Proposed) and e.role == "drafter"]
+    # every target reply (fallback or exact_match's own) was asked with the draft of that step
+    assert target.hints == drafts and target.calls == len(drafts)
+    assert events[-1].passed  # the target's replies, not the hints, decided the wrong step

@@ -172,6 +172,92 @@ def test_batch_equals_one_by_one_greedy(random_model):
     assert random_model.propose_batch([], TOOLS) == []
 
 
+def _forward_passes(chat):
+    """Counts the model's forward passes (a forward hook) until removed."""
+    calls = []
+    handle = chat.model.register_forward_hook(lambda *args: calls.append(1))
+    return calls, handle
+
+
+def _same_reply(a: Proposal, b: Proposal) -> None:
+    assert a.raw_text == b.raw_text
+    assert a.completion_tokens == b.completion_tokens and a.prompt_tokens == b.prompt_tokens
+    assert a.mean_logprob == pytest.approx(b.mean_logprob, abs=1e-4)
+
+
+@pytest.mark.parametrize("copy_values", [False, True])
+def test_assisted_reply_equals_the_plain_greedy_reply(tokenizer, random_model, copy_values):
+    chat = TransformersChatModel.from_model(random_model.model, tokenizer, max_new_tokens=16)
+    chat.copy_values = copy_values  # the processor must see the same ids on both paths
+    for city in CITIES:
+        plain = chat.propose(ask(city), TOOLS)
+        own = tokenizer(plain.raw_text, add_special_tokens=False)["input_ids"]
+        hints = [
+            plain.raw_text,  # all right
+            tokenizer.decode(own[:5] + own[5:6][::-1] + [own[0]] + own[7:]),  # wrong from the 6th token
+            format_reply(ToolCall("book_flight", {"city": "Lima"})),  # a draft of another reply
+            plain.raw_text + " and more text past the budget " * 4,  # longer than max_new_tokens
+        ]
+        for hint in hints:
+            _same_reply(chat.propose_assisted(ask(city), TOOLS, hint), plain)
+
+
+def test_candidate_decoding_shows_the_processor_the_ids_generate_shows(random_model):
+    from transformers.generation.logits_process import LogitsProcessor, LogitsProcessorList
+
+    from models.transformers_chat import greedy_with_candidate
+
+    class NoRepeat(LogitsProcessor):  # depends on the last id: a processor shown other ids would choose otherwise
+        def __call__(self, input_ids, scores):
+            scores[0, input_ids[0, -1]] = float("-inf")
+            return scores
+
+    chat, stop = random_model, random_model.stop_ids
+    for city in CITIES:
+        prompt = chat.tokenizer(chat.render(ask(city), TOOLS), add_special_tokens=False)["input_ids"]
+        with torch.inference_mode():
+            plain = chat.model.generate(torch.tensor([prompt]), max_new_tokens=16, do_sample=False, eos_token_id=stop,
+                                        pad_token_id=chat.tokenizer.pad_token_id,
+                                        logits_processor=LogitsProcessorList([NoRepeat()]))[0, len(prompt):].tolist()
+            for candidate in (plain, plain[:3] + plain[4:], plain[:8] + [plain[0]] * 8, []):
+                tokens, scores = greedy_with_candidate(chat.model, prompt, candidate, NoRepeat(), stop, 16)
+                assert tokens == plain
+                assert len(scores) == len(tokens) and all(float(row[t]) > float("-inf") for row, t in zip(scores, tokens))
+
+
+def test_a_right_hint_costs_one_forward_pass(trained_model):
+    plain = trained_model.propose(ask("Rome"), None)
+    calls, handle = _forward_passes(trained_model)
+    try:
+        assisted = trained_model.propose_assisted(ask("Rome"), None, plain.raw_text)
+        right_hint_passes = len(calls)
+        calls.clear()
+        trained_model.propose(ask("Rome"), None)
+        plain_passes = len(calls)
+        calls.clear()
+        wrong = plain.raw_text.replace("Rome", "Oslo")
+        wrong_hint = trained_model.propose_assisted(ask("Rome"), None, wrong)
+        wrong_hint_passes = len(calls)
+    finally:
+        handle.remove()
+    _same_reply(assisted, plain)
+    _same_reply(wrong_hint, plain)
+    # prompt and hint in one pass, whose last position already chooses the end of turn
+    assert right_hint_passes == 1
+    assert plain_passes == plain.completion_tokens  # one pass per generated token
+    # a hint wrong from the city on: one pass up to there, then one per token after it
+    tail = trained_model.tokenizer(plain.raw_text.split("Rome")[1], add_special_tokens=False)["input_ids"]
+    assert 1 < wrong_hint_passes <= len(tail) + 3 < plain_passes
+
+
+def test_sampling_models_ignore_the_hint(tokenizer):
+    chat = TransformersChatModel.from_model(tiny_qwen3(tokenizer, init=0.3), tokenizer, max_new_tokens=8,
+                                            temperature=1.0, seed=3)
+    hinted = chat.propose_assisted(ask("Oslo"), None, "anything")
+    chat._calls = 0  # same seed again
+    assert hinted.raw_text == chat.propose(ask("Oslo"), None).raw_text
+
+
 def test_unparseable_reply_is_a_parse_error_proposal(random_model):
     from models.base import make_proposal
 
