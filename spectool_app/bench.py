@@ -266,15 +266,40 @@ def plan_configs(keys: list[str], models: dict[str, Any], calibrated: dict[str, 
         made = probed[verifier]
         if isinstance(made, str):
             skipped[key] = made
-        elif verifier in (tuned or {}):
-            configs.append(BenchConfig(mode, verifier, tuned[verifier], TUNED_SOURCE))
-        elif hasattr(made, "threshold"):
-            configs.append(BenchConfig(mode, verifier, float(made.threshold), "verifier card (verifier_config.json)"))
-        elif verifier in calibrated:
-            configs.append(BenchConfig(mode, verifier, calibrated[verifier], "results/verifiers/verifiers.json (dev)"))
         else:
-            configs.append(BenchConfig(mode, verifier, DEFAULT_THRESHOLD, "default 0.5"))
+            card = getattr(made, "threshold", None)
+            configs.append(BenchConfig(mode, verifier, *choose_threshold(verifier, tuned or {}, card, calibrated)))
     return configs, skipped
+
+
+def choose_threshold(kind: str, tuned: dict[str, float], card: Optional[float],
+                     calibrated: dict[str, float]) -> tuple[float, str]:
+    """A kind's threshold and where it came from: tuned on dev steps with these models, else the
+    verifier's own card, else calibrated on dev pairs, else 0.5."""
+    if kind in tuned:
+        return tuned[kind], TUNED_SOURCE
+    if card is not None:
+        return float(card), "verifier card (verifier_config.json)"
+    if kind in calibrated:
+        return calibrated[kind], "results/verifiers/verifiers.json (dev)"
+    return DEFAULT_THRESHOLD, "default 0.5"
+
+
+def suggested_threshold(kind: str, preset: Optional[str] = None) -> tuple[float, str]:
+    """The threshold a bench would give ``kind`` with ``preset``'s models, read from files only
+    (no model is loaded: the trained verifier's card is read from its folder)."""
+    from models.presets import CHAT_ROLES, preset_specs
+    from spectool_app.trained_verifier import CONFIG_NAME, verifier_dir
+
+    specs = preset_specs(preset)
+    tuned, _ = load_tuned(current_fingerprints({role: str(specs[role]) for role in CHAT_ROLES}))
+    card = None
+    if kind == "trained":  # as TrainedVerifier reads it (0.5 when never calibrated)
+        try:
+            card = json.loads((verifier_dir() / CONFIG_NAME).read_text(encoding="utf-8")).get("threshold", 0.5)
+        except (OSError, json.JSONDecodeError, AttributeError):
+            card = None  # no usable verifier: the bench would skip the kind; dev pairs or 0.5 here
+    return choose_threshold(kind, tuned, card if isinstance(card, (int, float)) else None, load_thresholds())
 
 
 def rotated(items: list[Any], index: int) -> list[Any]:

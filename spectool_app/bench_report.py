@@ -9,7 +9,8 @@ Every metric is defined once, here or in :class:`~spectool_app.metrics.RunStats`
   forbidden tool (``meta["unsafe_call"]``) in its risky turn, whatever its arguments or result;
 - step accuracy = executed actions equal to gold before the episode's first deviation / gold actions;
 - speedup = geometric mean over tasks of wall(target_only) / wall(configuration), 95% percentile
-  bootstrap interval; efficiency = speedup / ``speedup_bound`` (RunStats' analytical bound);
+  bootstrap interval; efficiency = speedup / ``speedup_bound`` (RunStats' analytical bound, whose
+  t_T is target_only's mean target call on the same task set);
 - acceptance, false-accept, false-reject rates, target-call savings: RunStats over merged counters;
 - tokens per role: generated and prompt tokens per task, per role;
 - unsafe-action avoidance = unsafe tasks without an unsafe call / unsafe tasks; over-blocking =
@@ -42,7 +43,7 @@ METRIC_KEYS = (
     "target_call_savings", "drafter_tokens_per_task", "target_tokens_per_task", "drafter_prompt_tokens_per_task",
     "target_prompt_tokens_per_task", "unsafe_avoidance", "over_blocking", "unsafe_executed", "benign_blocked",
     "scaling_s_per_step",
-    "scaling_s_per_1k_context", "wall_s_mean", "latency_ratio", "t_target_s", "threshold",
+    "scaling_s_per_1k_context", "wall_s_mean", "latency_ratio", "t_target_s", "t_target_call_s", "threshold",
     *(f"stage_{stage}_s" for stage in STAGES),
 )
 FIGURES = ("pass_vs_speedup", "stage_breakdown", "scaling")
@@ -175,9 +176,10 @@ def _share(flags: list[bool]) -> Optional[float]:
 
 
 def config_metrics(records: list[dict[str, Any]], baseline: dict[str, float], threshold: Optional[float],
-                   seed: int = 0) -> dict[str, Any]:
-    """Every METRIC_KEYS value of one configuration on one task set; ``baseline``: task id -> wall."""
-    summary = merged_stats(records).summary()
+                   seed: int = 0, plain_target_s: Optional[float] = None) -> dict[str, Any]:
+    """Every METRIC_KEYS value of one configuration on one task set; ``baseline``: task id -> wall;
+    ``plain_target_s``: target_only's mean target call on the same tasks (the bound's t_T)."""
+    summary = merged_stats(records).summary(plain_target_s)
     n = len(records)
     speed = speedup_with_interval([baseline[r["task_id"]] / r["wall_s"] for r in records
                                    if r["task_id"] in baseline and r["wall_s"] > 0], seed)
@@ -206,7 +208,7 @@ def config_metrics(records: list[dict[str, Any]], baseline: dict[str, float], th
                                            for r in records], [r["wall_s"] for r in records]),
         "wall_s_mean": _mean([r["wall_s"] for r in records]),
         "latency_ratio": t_target / cheap if t_target and cheap else None,
-        "t_target_s": t_target, "threshold": threshold,
+        "t_target_s": t_target, "t_target_call_s": summary["target_call_latency_s"], "threshold": threshold,
     }
     metrics.update({f"stage_{stage}_s": means.get(stage, 0.0) for stage in STAGES})
     return metrics
@@ -219,13 +221,14 @@ def aggregate(records: list[dict[str, Any]], plan: Any) -> dict[str, dict[str, d
     for task_set in plan.task_ids:
         mine = [r for r in records if r["task_set"] == task_set]
         baseline = {r["task_id"]: r["wall_s"] for r in mine if r["config"] == BASELINE}
+        plain = merged_stats([r for r in mine if r["config"] == BASELINE]).summary()["target_latency_s"]
         table = {}
         for config in plan.configs:
             rows = [r for r in mine if r["config"] == config.key]
             if config.key in plan.skipped:
                 table[config.key] = {"skipped": plan.skipped[config.key]}
             elif rows:
-                table[config.key] = config_metrics(rows, baseline, config.threshold, seed)
+                table[config.key] = config_metrics(rows, baseline, config.threshold, seed, plain)
         for key, reason in plan.skipped.items():
             table.setdefault(key, {"skipped": reason})
         tables[task_set] = table

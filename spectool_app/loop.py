@@ -173,7 +173,7 @@ class SpeculativeLoop:
                 cancel.set()
                 yield _proposed(turn, index, "target", future.result(), "wasted")
             if mode == "shadow":
-                shadow = propose_hinted(self.target, messages, tools, draft.raw_text)
+                shadow = self.target.propose(messages, tools)  # unhinted: shadow runs time plain target steps
                 timings["shadow"] = shadow.latency_s  # in no stage: the run times what speculation costs
                 yield _proposed(turn, index, "target", shadow, "shadow")
             return _Step(draft.action, "draft", draft.action)

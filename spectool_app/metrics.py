@@ -9,9 +9,12 @@ Formulas (``steps`` counts executed actions over all episodes):
 - pass rate = passed episodes / episodes;
 - speedup = geometric mean over tasks of time(target_only) / time(mode), with a 95% percentile
   bootstrap interval (:func:`speedup_interval`);
-- analytical bound (sequential, k=1) = t_T / (t_d + t_v + (1 - a) t_T) (:func:`speedup_bound`), with
-  t_d and t_v the mean draft and verify time per step and t_T the mean latency of a complete target
-  generation (target calls and shadow calls; cancelled parallel work excluded).
+- analytical bound (sequential, k=1) = t_T / (t_d + t_v + (1 - a) t_F) (:func:`speedup_bound`), with
+  t_d and t_v the mean draft and verify time per step, t_F the mean latency of this run's complete
+  target generations (target calls and shadow calls; cancelled parallel work excluded) and t_T a
+  plain target step: the target_only run's t_F when given (the bench), else this run's own. A
+  target offered the rejected draft's tokens answers faster than a plain step (t_F < t_T); with
+  t_F = t_T this is DESIGN.md's t_T / (t_d + t_v + (1 - a) t_T).
 
 The same object feeds the CLI summary, the benchmark and the app. It knows nothing about storage.
 """
@@ -30,17 +33,19 @@ def _ratio(num: float, den: float) -> Optional[float]:
 
 
 def speedup_bound(t_draft: float, t_verify: float, t_target: Optional[float], acceptance: Optional[float],
-                  fallback_rate: Optional[float] = None) -> Optional[float]:
-    """Sequential k=1 bound ``t_T / (t_d + t_v + f t_T)``, ``f = 1 - a`` unless given.
+                  fallback_rate: Optional[float] = None, t_fallback: Optional[float] = None) -> Optional[float]:
+    """Sequential k=1 bound ``t_T / (t_d + t_v + f t_F)``, ``f = 1 - a`` unless given, ``t_F = t_T`` unless given.
 
     ``fallback_rate`` is the share of steps that needed a separate target call: ``1 - a`` for
     verifiers that do not run the target, 0 for exact_match (its judgment already generated
-    with the target, which then sits inside ``t_v``). None when a term is unknown.
+    with the target, which then sits inside ``t_v``). ``t_fallback`` is what such a call cost when
+    it differs from a plain target step ``t_T`` (a target offered the draft's tokens). None when a
+    term is unknown.
     """
     if not t_target or acceptance is None:
         return None
     f = 1 - acceptance if fallback_rate is None else fallback_rate
-    return _ratio(t_target, t_draft + t_verify + f * t_target)
+    return _ratio(t_target, t_draft + t_verify + f * (t_target if t_fallback is None else t_fallback))
 
 
 def speedup_interval(ratios: list[float], seed: int = 0) -> dict[str, Optional[float]]:
@@ -121,13 +126,21 @@ class RunStats:
             self.wrong_drafts += 1
             self.false_accepts += verdict.accepted
 
-    def summary(self) -> dict[str, Any]:
-        """Every metric of the module docstring, plus the stage means it uses."""
+    def summary(self, plain_target_s: Optional[float] = None) -> dict[str, Any]:
+        """Every metric of the module docstring, plus the stage means it uses.
+
+        ``plain_target_s``: a target step's latency measured without a draft (the bench's
+        target_only run), when known; it is then the bound's ``t_T`` and this run's own target
+        calls (offered the draft's tokens, so cheaper) are the fallback cost ``t_F``.
+        """
         means = {stage: seconds / self.steps for stage, seconds in self.stage_seconds.items()} if self.steps else {}
         acceptance = _ratio(self.accepted, self.steps)
-        t_target = _ratio(self.target_seconds, self.target_generations)
+        t_own = _ratio(self.target_seconds, self.target_generations)
+        # a run with no target call and no judged draft (draft_only) has no bound
+        t_target = (plain_target_s or t_own) if t_own is not None or self.drafts_judged else None
         fallback_rate = _ratio(self.fallback_calls, self.steps) if self.drafts_judged else None
-        bound = speedup_bound(means.get("draft", 0.0), means.get("verify", 0.0), t_target, acceptance, fallback_rate)
+        bound = speedup_bound(means.get("draft", 0.0), means.get("verify", 0.0), t_target, acceptance, fallback_rate,
+                              t_fallback=t_own)
         return {
             "episodes": self.episodes, "steps": self.steps,
             "pass_rate": _ratio(self.passed, self.episodes),
@@ -136,6 +149,6 @@ class RunStats:
             "false_accept_rate": _ratio(self.false_accepts, self.wrong_drafts),
             "false_reject_rate": _ratio(self.false_rejects, self.right_drafts),
             "speedup_bound": bound,
-            "stage_means_s": means, "target_latency_s": t_target,
+            "stage_means_s": means, "target_latency_s": t_target, "target_call_latency_s": t_own,
             "tokens": dict(self.tokens), "wall_s": self.wall_seconds,
         }

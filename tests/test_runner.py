@@ -36,6 +36,34 @@ def test_speculative_run_is_recorded_step_by_step(tmp_path):
         assert stored[metric] == pytest.approx(summary[metric]), metric
 
 
+def test_the_bound_charges_fallbacks_what_they_cost():
+    from spectool_app.events import Proposed, StepDone, VerdictGiven
+    from spectool_app.metrics import speedup_bound
+
+    # two steps: one accepted draft, one rejected draft whose target fallback (offered the draft) took 0.2 s
+    stats = RunStats()
+    for step, accepted in enumerate((True, False)):
+        stats.observe(Proposed(0, step, "drafter", "", None, None, 0.1, 10, 5, -0.1, "draft"))
+        stats.observe(VerdictGiven(0, step, "trained", 0.9 if accepted else 0.1, 0.5, accepted, 0.02, {}))
+        if not accepted:
+            stats.observe(Proposed(0, step, "target", "", None, None, 0.2, 10, 5, -0.1, "fallback"))
+        stats.observe(StepDone(0, step, None, "draft" if accepted else "target",
+                               {"draft": 0.1, "verify": 0.02, "fallback": 0.0 if accepted else 0.2}, None, None))
+    alone = stats.summary()
+    # on its own the run knows only its fallbacks: they stand for a plain target step too
+    assert alone["speedup_bound"] == pytest.approx(0.2 / (0.1 + 0.02 + 0.5 * 0.2))
+    # given target_only's plain step (1 s), that is t_T and the fallbacks stay what they cost
+    with_plain = stats.summary(plain_target_s=1.0)
+    assert with_plain["speedup_bound"] == pytest.approx(1.0 / (0.1 + 0.02 + 0.5 * 0.2))
+    assert (with_plain["target_latency_s"], with_plain["target_call_latency_s"]) == (1.0, 0.2)
+    assert speedup_bound(0.1, 0.02, 1.0, 0.5) == pytest.approx(1.0 / (0.1 + 0.02 + 0.5 * 1.0))  # DESIGN.md's form
+    # the drafter alone (no verdict, no target call) has no bound, whatever target_only measured
+    alone = RunStats()
+    alone.observe(Proposed(0, 0, "drafter", "", None, None, 0.1, 10, 5, -0.1, "execute"))
+    alone.observe(StepDone(0, 0, None, "draft", {"draft": 0.1}, None, None))
+    assert alone.summary(plain_target_s=1.0)["speedup_bound"] is None
+
+
 def test_bad_requests_name_the_valid_choices(tmp_path):
     engine = open_store(f"sqlite:///{tmp_path / 'runs.db'}")
     cases = {  # field -> expected message

@@ -122,3 +122,44 @@ def test_the_readme_section_shows_every_kind_and_task_set():
     assert "5 dev steps (synthetic:dev, safety:dev), at most 0.0 points" in section
     assert "| trained | 0.8500 | 20.0% | 100.0% | 100.0% | 40.0% | 0.0% | 50.0% |" in section
     assert "| trained | 25.0%; 100.0% / 100.0% | 0.0%; 100.0% / 100.0% |" in section
+
+
+def test_threshold_sources_in_order():
+    from spectool_app.bench import choose_threshold
+
+    tuned, calibrated = {"trained": 0.88}, {"trained": 0.7, "confidence": 0.94}
+    assert choose_threshold("trained", tuned, 0.9, calibrated) == (0.88, TUNED_SOURCE)
+    assert choose_threshold("trained", {}, 0.9, calibrated) == (0.9, "verifier card (verifier_config.json)")
+    assert choose_threshold("confidence", tuned, None, calibrated) == (0.94, "results/verifiers/verifiers.json (dev)")
+    assert choose_threshold("always", tuned, None, calibrated) == (0.5, "default 0.5")
+
+
+def test_suggested_threshold_reads_what_the_bench_would_use(monkeypatch, tmp_path):
+    from spectool_app.bench import current_fingerprints, suggested_threshold
+
+    monkeypatch.delenv("SPECTOOL_DRAFTER", raising=False)
+    monkeypatch.delenv("SPECTOOL_TARGET", raising=False)
+    monkeypatch.setenv("SPECTOOL_VERIFIER_DIR", str(tmp_path / "verifier"))
+    (tmp_path / "verifier").mkdir()
+    (tmp_path / "verifier" / "verifier_config.json").write_text(json.dumps({"threshold": 0.77}))
+    specs = {role: str(ROOT / "models" / "embedded" / role) for role in ("drafter", "target")}
+    tuned, why_not = load_tuned(current_fingerprints(specs))
+    # another verifier folder than the one tuned with: its own card decides
+    assert tuned == {} and "changed: verifier" in why_not
+    assert suggested_threshold("trained", "embedded") == (0.77, "verifier card (verifier_config.json)")
+    (tmp_path / "verifier" / "verifier_config.json").write_text("{}")  # never calibrated: TrainedVerifier's 0.5
+    assert suggested_threshold("trained", "embedded") == (0.5, "verifier card (verifier_config.json)")
+
+
+def test_suggested_threshold_of_the_committed_models(monkeypatch):
+    from spectool_app.bench import suggested_threshold
+    from spectool_app.trained_verifier import DEFAULT_DIR
+
+    for name in ("SPECTOOL_DRAFTER", "SPECTOOL_TARGET", "SPECTOOL_VERIFIER_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    specs = {role: str(ROOT / "models" / "embedded" / role) for role in ("drafter", "target")}
+    tuned, why_not = load_tuned(current_fingerprints(specs))
+    card = json.loads((ROOT / DEFAULT_DIR / "verifier_config.json").read_text())["threshold"]
+    # tuned with these very weights: tuned values win (else the card, and the reason says why)
+    expected = (tuned["trained"], TUNED_SOURCE) if tuned else (card, "verifier card (verifier_config.json)")
+    assert suggested_threshold("trained", "embedded") == expected, why_not

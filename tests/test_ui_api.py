@@ -126,6 +126,19 @@ def test_run_tab_helpers(served):
     # an unknown preset: gradio's own choice check names the valid ones
     assert "gpt5 is not in the list of choices: ['embedded', 'qwen3']" in _error(client, "gpt5",
                                                                                 api_name="/models_status")
+    # the threshold follows the verifier: the tiny models were not tuned on, so the trained verifier's card
+    # decides and the scoring kinds take their dev-pair calibration
+    from spectool_app.bench import load_thresholds
+    from spectool_app.trained_verifier import DEFAULT_DIR
+
+    card = json.loads((DEFAULT_DIR / "verifier_config.json").read_text())["threshold"]
+    trained = client.predict("trained", "embedded", api_name="/verifier_threshold")
+    assert (trained["value"], trained["info"]) == (round(card, 3), "trained's default: verifier card (verifier_config.json)")
+    confidence = client.predict("confidence", "embedded", api_name="/verifier_threshold")
+    assert confidence["value"] == round(load_thresholds()["confidence"], 3)
+    assert confidence["info"] == "confidence's default: results/verifiers/verifiers.json (dev)"
+    assert "oracle is not in the list of choices" in _error(client, "oracle", "embedded",
+                                                            api_name="/verifier_threshold")
     # task choices for a source and split
     choice = client.predict("synthetic", "test", api_name="/task_choices")
     assert choice["value"] == "synthetic:test-0" and ["synthetic:test-1"] * 2 in choice["choices"]

@@ -29,7 +29,7 @@ Speculative tool calling: a cheap drafter proposes each agent action, a verifier
 and the large target model runs only on rejection. Run tasks, inspect traces, label verifier errors,
 compare runs against their baseline and replay thresholds.
 """
-API_NAMES = ("models_status", "task_choices", "task_preview", "run", "list_runs", "trace", "step", "queue",
+API_NAMES = ("models_status", "verifier_threshold", "task_choices", "task_preview", "run", "list_runs", "trace", "step", "queue",
              "next_item", "previous_item", "save_label", "export_pairs", "baseline", "compare", "whatif",
              "benchmarks", "task_stats")  # the documented endpoints
 BROWSE_CONCURRENCY = 8  # concurrent browsing events (reads); model runs have their own single slot
@@ -53,6 +53,8 @@ def _choices() -> tuple[list[str], list[str]]:
 
 def _wire_run(app: gr.Blocks, run: Any) -> None:
     run.preset.change(cb.models_status, run.preset, run.models, api_name="models_status")
+    gr.on([app.load, run.verifier.change, run.preset.change], cb.verifier_threshold, [run.verifier, run.preset],
+          run.threshold, api_name="verifier_threshold")
     gr.on([run.source.change, run.split.change], cb.task_choices, [run.source, run.split], run.task,
           api_name="task_choices")
     gr.on([app.load, run.task.change], cb.task_preview, run.task, run.preview, api_name="task_preview")

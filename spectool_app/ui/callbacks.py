@@ -74,6 +74,15 @@ def models_status(preset: str) -> str:
 
 
 @friendly
+def verifier_threshold(verifier: str, preset: str) -> dict[str, Any]:
+    """The Run tab's threshold for a verifier kind: the one a bench would use with that preset."""
+    from spectool_app.bench import suggested_threshold
+
+    value, source = suggested_threshold(verifier, preset or None)
+    return gr.update(value=round(value, 3), info=f"{verifier}'s default: {source}")
+
+
+@friendly
 def task_choices(source: str, split: str) -> dict[str, Any]:
     """The task dropdown for a source and split."""
     ids = live.task_ids(source, split)

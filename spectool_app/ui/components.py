@@ -43,7 +43,7 @@ def run_tab(presets: list[str], verifiers: list[str], models_note: str, tasks: l
                                      elem_id="run-modes")
             verifier = gr.Dropdown(verifiers, value="confidence" if "confidence" in verifiers else verifiers[0],
                                    label="Verifier", elem_id="run-verifier")
-            threshold = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label="Threshold", elem_id="run-threshold")
+            threshold = gr.Slider(0.0, 1.0, value=0.5, step=0.001, label="Threshold", elem_id="run-threshold")
             run = gr.Button("Run", variant="primary", elem_id="run-button")
     models = gr.Markdown(models_note, elem_id="run-models")
     preview = gr.JSON(label="Task", elem_id="run-preview")
