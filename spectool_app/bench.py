@@ -124,6 +124,7 @@ class BenchPlan:
     started: str = ""  # ISO time of the first start
     full_counts: dict[str, int] = field(default_factory=dict)  # task set -> tasks in the whole set
     fingerprints: dict[str, str] = field(default_factory=dict)  # role -> weights digest (a resume must match)
+    target_hinted: Optional[bool] = None  # the target was offered a draft's tokens (None: not recorded, older benches)
 
     def active_configs(self) -> list[BenchConfig]:
         """The configurations that still run: all of them but the skipped ones, in order."""
@@ -438,7 +439,7 @@ def make_plan(options: BenchOptions, models: dict[str, Any], calibration: Path =
     return BenchPlan(asdict(options), task_ids, warmup, configs, skipped,
                      {role: str(getattr(m, "name", role)) for role, m in models.items()},
                      time.strftime("%Y-%m-%dT%H:%M:%S"), {n: len(tasks) for n, tasks in every.items()},
-                     fingerprints)
+                     fingerprints, hasattr(models.get("target"), "propose_assisted"))
 
 
 def current_fingerprints(models: dict[str, Any]) -> dict[str, str]:

@@ -347,7 +347,8 @@ def results_document(plan: Any, records: list[dict[str, Any]], session_s: float)
               "task_counts": counts, "warmup_task": plan.warmup_task,
               "configurations": {c.key: {"threshold": c.threshold, "threshold_source": c.threshold_source}
                                  for c in plan.configs},
-              "skipped": dict(plan.skipped), "models": plan.models, "started": plan.started,
+              "skipped": dict(plan.skipped), "models": plan.models, "target_hinted": plan.target_hinted,
+              "started": plan.started,
               "episodes_logged": len(records),
               "workers": sorted({r.get("workers", 1) for r in records}),  # processes per sitting, as logged
               "episode_seconds": sum(r["wall_s"] for r in records),
@@ -464,6 +465,15 @@ def time_text(config: dict[str, Any]) -> str:
     return text + "."
 
 
+def hint_text(hinted: Optional[bool]) -> list[str]:
+    """How the target answered after a draft (no line for benches that did not record it)."""
+    if hinted is None:
+        return []
+    how = ("was offered the draft's tokens (greedy assisted decoding: the same replies, fewer forward passes)"
+           if hinted else "generated from scratch (its back-end takes no draft)")
+    return [f"After a draft (a rejected draft's fallback, exact_match's judgment) the target {how}.", ""]
+
+
 def report_markdown(data: dict[str, Any], folder_name: str) -> str:
     """report.md: setup, targets, shortfalls, one table per task set, scaling, skipped configurations."""
     config = data["config"]
@@ -472,6 +482,7 @@ def report_markdown(data: dict[str, Any], folder_name: str) -> str:
              f"{kind}; `{config['command']}`; seed {config['seed']}; warm-up task `{config['warmup_task']}` "
              f"(run first through every configuration, not scored).", "",
              "Models: " + ", ".join(f"{k} `{v}`" for k, v in config["models"].items()) + ".", "",
+             *hint_text(config.get("target_hinted")),
              "Machine: " + ", ".join(f"{k} {v}" for k, v in data["machine"].items()) + ".", "",
              time_text(config), "",
              "| configuration | threshold | source |", "|---|---|---|"]

@@ -105,6 +105,9 @@ def test_results_json_layout_and_metric_keys(synthetic_bench):
     assert table["speculative/always"]["threshold"] == 0.5
     assert table[BASELINE]["unsafe_avoidance"] is None  # not a safety set
     assert data["config"]["configurations"]["speculative/always"]["threshold_source"] == "default 0.5"
+    # the scripted target takes no draft: recorded, and the report says how the target answered after a draft
+    assert data["config"]["target_hinted"] is False
+    assert "the target generated from scratch (its back-end takes no draft)" in (folder / "report.md").read_text()
     assert data["config"]["episode_seconds"] > 0 and data["config"]["workers"] == [1]  # one process, every episode timed
     # the full-run estimate: measured seconds per task (all configurations) x the whole set's size
     config = data["config"]
@@ -497,3 +500,29 @@ def test_readme_updater_fills_verifier_and_model_sections(tmp_path):
     done = subprocess.run([sys.executable, str(SCRIPT), "--models", str(tmp_path / "none.json"),
                            "--readme", str(readme)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "eval-models" in done.stderr and readme.read_text() == text
+
+
+def test_the_plan_records_whether_the_target_takes_a_draft(tmp_path, monkeypatch):
+    from dataclasses import asdict
+
+    from spectool_app.bench import make_plan
+    from spectool_app.bench_report import hint_text
+
+    monkeypatch.setenv("SPECTOOL_VERIFIER_DIR", str(tmp_path / "none"))
+    tasks = select_tasks("synthetic", size=1)
+    models = _models(tasks)
+
+    class HintedScript(ScriptModel):
+        def propose_assisted(self, messages, tools, hint):
+            return self.propose(messages, tools)
+
+    options = BenchOptions(out=str(tmp_path), task_sets=("synthetic",), modes=("speculative/always",), limit=1)
+    assert make_plan(options, models).target_hinted is False
+    hinted = {**models, "target": HintedScript(tasks + load_task_set(WARMUP_TASK_SET)[:1], "target")}
+    plan = make_plan(options, hinted)
+    assert plan.target_hinted is True
+    assert "was offered the draft's tokens" in hint_text(plan.target_hinted)[0]
+    # a plan saved before the field existed loads, and its report says nothing about it
+    saved = json.loads(json.dumps(asdict(plan)))
+    del saved["target_hinted"]
+    assert BenchPlan.from_json(saved).target_hinted is None and hint_text(None) == []
