@@ -92,10 +92,14 @@ def propose_hinted(model: ChatModel, messages: Sequence[Message], tools: Tools |
     forward pass and keeps them up to its first different choice (greedy assisted decoding: the
     reply is unchanged, only faster when the draft is mostly right); others just ``propose``.
     """
-    assisted = getattr(model, "propose_assisted", None)
-    if assisted is not None and hint:
-        return assisted(messages, tools, hint)
+    if hint and takes_hints(model):
+        return model.propose_assisted(messages, tools, hint)
     return model.propose(messages, tools)
+
+
+def takes_hints(model: Any) -> bool:
+    """Whether ``model``'s back-end can check a draft's tokens (has ``propose_assisted``)."""
+    return callable(getattr(model, "propose_assisted", None))
 
 
 def format_reply(action: Action) -> str:

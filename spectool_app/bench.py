@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 from spectool_app.bench_report import BASELINE, NO_VERIFIER, EpisodeCollector
+from models.base import takes_hints
 from spectool_app.config import EXIT_INTERRUPTED, PROJECT_ROOT
 from spectool_app.events import EpisodeDone, EpisodeStarted
 from spectool_app.loop import MODES
@@ -290,17 +291,17 @@ def suggested_threshold(kind: str, preset: Optional[str] = None) -> tuple[float,
     """The threshold a bench would give ``kind`` with ``preset``'s models, read from files only
     (no model is loaded: the trained verifier's card is read from its folder)."""
     from models.presets import CHAT_ROLES, preset_specs
-    from spectool_app.trained_verifier import CONFIG_NAME, verifier_dir
+    from spectool_app.trained_verifier import CONFIG_NAME, card_threshold, verifier_dir
 
     specs = preset_specs(preset)
     tuned, _ = load_tuned(current_fingerprints({role: str(specs[role]) for role in CHAT_ROLES}))
     card = None
-    if kind == "trained":  # as TrainedVerifier reads it (0.5 when never calibrated)
+    if kind == "trained":  # as TrainedVerifier reads it
         try:
-            card = json.loads((verifier_dir() / CONFIG_NAME).read_text(encoding="utf-8")).get("threshold", 0.5)
-        except (OSError, json.JSONDecodeError, AttributeError):
+            card = card_threshold(json.loads((verifier_dir() / CONFIG_NAME).read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError, AttributeError):
             card = None  # no usable verifier: the bench would skip the kind; dev pairs or 0.5 here
-    return choose_threshold(kind, tuned, card if isinstance(card, (int, float)) else None, load_thresholds())
+    return choose_threshold(kind, tuned, card, load_thresholds())
 
 
 def rotated(items: list[Any], index: int) -> list[Any]:
@@ -439,7 +440,7 @@ def make_plan(options: BenchOptions, models: dict[str, Any], calibration: Path =
     return BenchPlan(asdict(options), task_ids, warmup, configs, skipped,
                      {role: str(getattr(m, "name", role)) for role, m in models.items()},
                      time.strftime("%Y-%m-%dT%H:%M:%S"), {n: len(tasks) for n, tasks in every.items()},
-                     fingerprints, hasattr(models.get("target"), "propose_assisted"))
+                     fingerprints, takes_hints(models.get("target")))
 
 
 def current_fingerprints(models: dict[str, Any]) -> dict[str, str]:

@@ -181,7 +181,10 @@ class SpeculativeLoop:
             # exact_match already ran the target (recorded with purpose "verify"): no second call
             return _Step(_closing(verdict.detail["target_proposal"].action), "target", draft.action)
         waited = time.perf_counter()
-        fallback = future.result() if future is not None else propose_hinted(self.target, messages, tools, draft.raw_text)
+        if future is not None:
+            fallback = future.result()
+        else:
+            fallback = propose_hinted(self.target, messages, tools, draft.raw_text)
         timings["fallback"] = fallback.latency_s if future is None else time.perf_counter() - waited
         yield _proposed(turn, index, "target", fallback, "fallback")
         return _Step(_closing(fallback.action), "target", draft.action)

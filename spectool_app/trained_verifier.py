@@ -183,6 +183,11 @@ def load_scorer(folder: str | Path | None = None, device: Optional[str] = None) 
     return PairScorer(model, tokenizer, kind, int(config.get("max_length", 256))), config
 
 
+def card_threshold(config: dict[str, Any]) -> float:
+    """The threshold a ``verifier_config.json`` records (0.5 when the folder was never calibrated)."""
+    return float(config.get("threshold", 0.5))
+
+
 @dataclass
 class TrainedVerifier:
     """The SFT verifier: ``p_accept`` from our fine-tuned model over the compact verifier input.
@@ -200,7 +205,7 @@ class TrainedVerifier:
 
     def __post_init__(self) -> None:
         self.scorer, self.config = load_scorer(self.folder, self.device)
-        self.threshold = float(self.config.get("threshold", 0.5))
+        self.threshold = card_threshold(self.config)
 
     def score(self, context: JudgeContext, draft: Action) -> tuple[float, dict[str, Any]]:
         pair = verifier_input(context.messages, context.tools, draft)

@@ -29,9 +29,9 @@ Speculative tool calling: a cheap drafter proposes each agent action, a verifier
 and the large target model runs only on rejection. Run tasks, inspect traces, label verifier errors,
 compare runs against their baseline and replay thresholds.
 """
-API_NAMES = ("models_status", "verifier_threshold", "task_choices", "task_preview", "run", "list_runs", "trace", "step", "queue",
-             "next_item", "previous_item", "save_label", "export_pairs", "baseline", "compare", "whatif",
-             "benchmarks", "task_stats")  # the documented endpoints
+API_NAMES = ("models_status", "verifier_threshold", "task_choices", "task_preview", "run", "list_runs", "trace",
+             "step", "queue", "next_item", "previous_item", "save_label", "export_pairs", "baseline", "compare",
+             "whatif", "benchmarks", "task_stats")  # the documented endpoints
 BROWSE_CONCURRENCY = 8  # concurrent browsing events (reads); model runs have their own single slot
 PASSWORD_ENV = "SPECTOOL_ANNOTATOR_PASSWORD"  # set it to require a login (any user name, this password)
 
