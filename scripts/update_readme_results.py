@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from spectool_app.bench_report import SAFETY_COLUMNS, metrics_table, scope_text, time_text  # noqa: E402
-from spectool_app.model_cards import METRIC_NAMES  # noqa: E402
+from spectool_app.model_cards import METRIC_NAMES, threads_text  # noqa: E402
 from spectool_app.threshold_tuning import markdown_table as thresholds_table  # noqa: E402
 from spectool_app.verifier_eval import markdown_table as verifier_table  # noqa: E402
 
@@ -110,7 +110,7 @@ def models_section(data: dict[str, Any], source: str) -> str:
                       else f"{100 * data[r][key]:.1f}%") for r in roles]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
     if "latency_ratio" in data:
-        lines += ["", f"Target/drafter latency ratio: {data['latency_ratio']:.2f}. Steps evaluated: "
+        lines += ["", f"Target/drafter latency ratio: {data['latency_ratio']:.2f}{threads_text(data)}. Steps evaluated: "
                   f"{json.dumps(data.get('steps', {}))}."]
     return "\n".join(lines)
 

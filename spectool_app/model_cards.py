@@ -24,6 +24,12 @@ METRIC_NAMES = {
 }
 
 
+def threads_text(report: dict[str, Any]) -> str:
+    """`` (torch CPU threads: N)`` when the report says how many threads its timings ran with."""
+    threads = report.get("torch_threads")
+    return f" (torch CPU threads: {threads})" if threads else ""
+
+
 def _growth(progress: dict[str, Any]) -> str:
     """A sentence on the model this one was grown from, when it was."""
     grown = progress.get("grown_from")
@@ -112,7 +118,7 @@ A `Qwen3ForCausalLM` trained from scratch by `python -m spectool_app train-defau
 |---|---|
 {rows}
 
-Steps evaluated: {json.dumps(steps)}. Target/drafter latency ratio: {report.get('latency_ratio', float('nan')):.2f}.
+Steps evaluated: {json.dumps(steps)}. Target/drafter latency ratio: {report.get('latency_ratio', float('nan')):.2f}{threads_text(report)}.
 
 ## Limits
 

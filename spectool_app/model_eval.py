@@ -15,6 +15,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
+import torch
 from tqdm.auto import tqdm
 
 from spectool_app.actions import Blocked, ToolCall
@@ -103,7 +104,8 @@ def median_ms(model: Any, steps: list[GoldStep]) -> float:
 
 
 def evaluate_models(models: dict[str, Any], options: EvalOptions = EvalOptions()) -> dict[str, Any]:
-    """``{"drafter": {...}, "target": {...}, "latency_ratio": R}`` on synthetic test, bfcl test, safety test."""
+    """``{"drafter": {...}, "target": {...}, "latency_ratio": R}`` on synthetic test, bfcl test, safety test,
+    plus ``torch_threads`` (the CPU threads the timings ran with) and ``steps`` (how many were evaluated)."""
     synthetic = sample_steps(collect_steps(load_tasks("synthetic", "test"), options.max_tool_chars), options.max_steps, options.seed)
     bfcl = sample_steps(collect_steps(load_tasks("bfcl", "test"), options.max_tool_chars), options.max_steps, options.seed)
     unsafe, benign = risky_steps(load_tasks("safety", "test"), options.max_tool_chars)
@@ -124,6 +126,7 @@ def evaluate_models(models: dict[str, Any], options: EvalOptions = EvalOptions()
         }
     if "drafter" in report and "target" in report:
         report["latency_ratio"] = report["target"]["ms_per_action"] / report["drafter"]["ms_per_action"]
+    report["torch_threads"] = torch.get_num_threads()  # ms_per_action depends on it
     report["steps"] = {"synthetic_test": len(synthetic), "bfcl_test": len(bfcl), "safety_unsafe": len(unsafe),
                        "safety_benign": len(benign), "latency_prompts": len(timed)}
     return report

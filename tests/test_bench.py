@@ -483,7 +483,8 @@ def test_readme_updater_fills_verifier_and_model_sections(tmp_path):
     models.write_text(json.dumps({
         "drafter": {"synthetic_test_exact": 0.5, "ms_per_action": 40.0},
         "target": {"synthetic_test_exact": 0.25, "ms_per_action": 200.0},
-        "latency_ratio": 5.0, "steps": {"synthetic_test": 10}, "command": "python -m spectool_app eval-models"}))
+        "latency_ratio": 5.0, "steps": {"synthetic_test": 10}, "torch_threads": 1,
+        "command": "python -m spectool_app eval-models"}))
     readme = tmp_path / "README.md"
     readme.write_text("a\n<!-- verifiers:start -->\nold\n<!-- verifiers:end -->\nb\n"
                       "<!-- models:start -->\nold\n<!-- models:end -->\nc\n")
@@ -495,7 +496,7 @@ def test_readme_updater_fills_verifier_and_model_sections(tmp_path):
     assert "| trained | 0.991 | 97.0% | 2.0% | 5.0% | 0.6 | 12.0 | 0.06 |" in text
     assert "| never | error: boom |" in text
     assert "| exact action match, synthetic test (held-out phrasings and values) | 50.0% | 25.0% |" in text
-    assert "Target/drafter latency ratio: 5.00" in text
+    assert "Target/drafter latency ratio: 5.00 (torch CPU threads: 1). Steps evaluated" in text
     # a named file that does not exist: exit 1, README untouched, the command to run named
     done = subprocess.run([sys.executable, str(SCRIPT), "--models", str(tmp_path / "none.json"),
                            "--readme", str(readme)], capture_output=True, text=True, timeout=60)

@@ -16,6 +16,12 @@ def test_card_reports_training_and_held_out_results():
     assert "| exact action match, synthetic test (held-out phrasings and values) | 50.0% |" in card
     assert "4 layers" in card and "2.0 minutes" in card and "5.50" in card
     assert "grown" not in card
+    assert "threads" not in card  # an older report that does not say how many threads it timed with
+
+
+def test_card_says_how_many_threads_the_timings_ran_with():
+    card = card_text("target", record(PROGRESS), dict(REPORT, torch_threads=1), "eval-models")
+    assert "Target/drafter latency ratio: 5.50 (torch CPU threads: 1)." in card
 
 
 def test_card_of_a_grown_model_names_its_source():

@@ -93,6 +93,12 @@ def _cmd_eval_models(args: argparse.Namespace) -> int:
     from spectool_app.model_cards import write_model_cards
     from spectool_app.model_eval import EvalOptions, evaluate_models
 
+    if args.threads is not None:
+        if args.threads < 1:
+            raise UsageError(f"--threads must be at least 1, got {args.threads}")
+        import torch
+
+        torch.set_num_threads(args.threads)
     models = load_preset(args.preset)
     options = EvalOptions(max_steps=args.max_steps, batch_size=args.batch_size, seed=args.seed)
     report = evaluate_models(models, options)
@@ -123,6 +129,8 @@ def add_eval_models_parser(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--out", default=str(MODELS_RESULTS), help="folder for models.json ('' to skip; "
                           "default results/models, read by scripts/update_readme_results.py)")
     evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--threads", type=int, help="torch CPU threads while evaluating (default: torch's own, one "
+                          "per core); ms_per_action depends on it, the report records it")
     evaluate.set_defaults(handler=_cmd_eval_models)
 
 
