@@ -15,8 +15,14 @@ that tool's parameters not written yet; a value must start as its parameter's ty
 parameter is written (``models.tool_schema`` reads all this from the tool list). The
 constraint never applies to nested keys or text outside tool calls, so answers stay free.
 
-This is a decoding option of a checkpoint (``spectool.json``: ``"copy_values": true``), off
-by default. It knows nothing about tasks or verifiers.
+Some values are codes a user never writes: ``imperial_si_conversion`` wants ``"cm"`` where the
+user said "centimeters". A checkpoint may list, per tool and parameter, such values it learned
+in training (``known_values``, see ``spectool_app.training.known_values``); they count as one
+more source to copy from, so the rule no longer forbids what the model was taught.
+
+This is a decoding option of a checkpoint (``spectool.json``: ``"copy_values": true``, and
+optionally ``"known_values": {tool: {parameter: [values]}}``), off by default. It knows nothing
+about tasks or verifiers.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import torch
 from transformers.generation.logits_process import LogitsProcessor
@@ -239,6 +245,16 @@ def at_boundary(text: str, index: int) -> bool:
     return index <= 0 or index >= len(text) or not (text[index - 1].isalnum() and text[index].isalnum())
 
 
+def copyable(value: str, text: str) -> bool:
+    """True when ``value`` is a word-aligned copy from ``text`` (what the copy rule lets a model write)."""
+    start = text.find(value)
+    while start >= 0:
+        if at_boundary(text, start) and at_boundary(text, start + len(value)):
+            return True
+        start = text.find(value, start + 1)
+    return False
+
+
 def copy_choices(partial: str, context: str, by_text: dict[str, tuple[int, ...]],
                  longest: int) -> tuple[set[int], bool]:
     """Tokens that continue ``partial`` as a copy from ``context``, and whether the value may close now.
@@ -319,7 +335,8 @@ class CopyValuesProcessor(LogitsProcessor):
     """
 
     def __init__(self, tokenizer: Any, contexts: Sequence[str], prompt_width: int,
-                 tools: Optional[Sequence[dict[str, Any]]] = None) -> None:
+                 tools: Optional[Sequence[dict[str, Any]]] = None,
+                 known_values: Optional[Mapping[str, Mapping[str, Sequence[str]]]] = None) -> None:
         self.tokenizer = tokenizer  # decodes the reply so far
         self.contexts = list(contexts)  # per batch row, the text values may be copied from
         self.prompt_width = prompt_width  # generated tokens start at this column (left padding)
@@ -327,6 +344,8 @@ class CopyValuesProcessor(LogitsProcessor):
         self.by_text, self.quotes, self.longest = _pieces(tokenizer)
         self.numbers = _number_pieces(tokenizer)
         self.spaces = _space_pieces(tokenizer)  # whitespace tokens, allowed between JSON items
+        self.known_values = {tool: {param: "\n".join(values) for param, values in params.items()}
+                             for tool, params in (known_values or {}).items()}  # tool -> param -> one per line
         self._literals: dict[int, tuple[frozenset[str], frozenset[str]]] = {}  # per row, computed on first use
 
     def _ids(self, *texts: str) -> set[int]:
@@ -429,7 +448,9 @@ class CopyValuesProcessor(LogitsProcessor):
         if options and kind in (None, "string"):
             choice = prefix_choices(found.chars, options, self.by_text, self.longest)
         else:
-            source = self.contexts[row] + ("\n" + param.description if param is not None and param.description else "")
+            known = self.known_values.get(call_name(reply) or "", {}).get(found.key or "", "")
+            parts = (self.contexts[row], param.description if param is not None else "", known)
+            source = "\n".join(part for part in parts if part)
             choice = copy_choices(found.chars, source, self.by_text, self.longest)
         return self._choice(choice, scores)
 

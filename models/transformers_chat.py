@@ -48,9 +48,15 @@ def read_decoding_settings(source: str) -> dict[str, Any]:
         settings = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ModelUnavailableError(f"{path} is not valid JSON: {exc}") from exc
-    allowed = {"copy_values", "max_new_tokens"}
+    allowed = {"copy_values", "max_new_tokens", "known_values"}
     if not isinstance(settings, dict) or set(settings) - allowed:
         raise ModelUnavailableError(f"{path} may only hold {sorted(allowed)}, got {settings!r}")
+    known = settings.get("known_values", {})
+    if not (isinstance(known, dict) and all(
+            isinstance(params, dict) and all(isinstance(v, list) and all(isinstance(x, str) for x in v)
+                                             for v in params.values()) for params in known.values())):
+        raise ModelUnavailableError(f"{path}: known_values must map tool -> parameter -> list of strings, "
+                                    f"got {known!r}")
     return settings
 
 DEFAULT_MAX_NEW_TOKENS = 256
@@ -186,6 +192,7 @@ class TransformersChatModel:
             max_new_tokens = int(decoding.get("max_new_tokens", max_new_tokens))
         self._setup(model, tokenizer, name or source, max_new_tokens, temperature, seed, source)
         self.copy_values = bool(decoding.get("copy_values", False))
+        self.known_values = decoding.get("known_values", {})
 
     @classmethod
     def from_model(
@@ -221,6 +228,7 @@ class TransformersChatModel:
         self.seed = seed  # base seed for sampling
         self.template_kwargs = dict(DEFAULT_TEMPLATE_KWARGS)  # extra chat-template variables
         self.copy_values = False  # constrain tool calls: names and keys to the tool list, values to copies from the context
+        self.known_values: dict[str, dict[str, list[str]]] = {}  # tool -> param -> values taught, not copied
         self._calls = 0  # generate calls so far (sampling seed offset)
         self._lock = threading.Lock()  # one forward at a time per model
         tokenizer.padding_side = "left"
@@ -281,11 +289,8 @@ class TransformersChatModel:
         encoded = {k: v.to(self.device) for k, v in encoded.items()}
         with self._lock, torch.inference_mode():
             stopping = StoppingCriteriaList([_Cancelled(cancel)]) if cancel is not None else None
-            processors = None
-            if self.copy_values:
-                contexts = [context_text(messages) for messages in batch]
-                width = encoded["input_ids"].shape[1]
-                processors = LogitsProcessorList([CopyValuesProcessor(self.tokenizer, contexts, width, tools)])
+            copying = self._copy_processor(batch, encoded["input_ids"].shape[1], tools)
+            processors = LogitsProcessorList([copying]) if copying is not None else None
             output = self.model.generate(**encoded, **self._generation_kwargs(), stopping_criteria=stopping,
                                          logits_processor=processors)
         new_tokens = output.sequences[:, encoded["input_ids"].shape[1] :]
@@ -311,9 +316,7 @@ class TransformersChatModel:
         started = time.perf_counter()
         prompt_ids = self.tokenizer(self.render(messages, tools), add_special_tokens=False)["input_ids"]
         candidate = self.tokenizer(hint, add_special_tokens=False)["input_ids"][: self.max_new_tokens]
-        processors = None
-        if self.copy_values:
-            processors = CopyValuesProcessor(self.tokenizer, [context_text(messages)], len(prompt_ids), tools)
+        processors = self._copy_processor([messages], len(prompt_ids), tools)
         with self._lock, torch.inference_mode():
             tokens, logits = greedy_with_candidate(
                 self.model, prompt_ids, candidate, processors, self.stop_ids, self.max_new_tokens
@@ -321,6 +324,14 @@ class TransformersChatModel:
         new_tokens = torch.tensor(tokens, dtype=torch.long)
         logprobs = self._chosen_logprobs([row.unsqueeze(0) for row in logits], new_tokens.unsqueeze(0))[0]
         return self._proposal(new_tokens, logprobs, len(prompt_ids), time.perf_counter() - started)
+
+    def _copy_processor(self, batch: Sequence[Sequence[Message]], prompt_width: int,
+                        tools: Tools | None) -> Optional[CopyValuesProcessor]:
+        """The copy-values constraint for ``batch`` (None when this model decodes freely)."""
+        if not self.copy_values:
+            return None
+        contexts = [context_text(messages) for messages in batch]
+        return CopyValuesProcessor(self.tokenizer, contexts, prompt_width, tools, self.known_values)
 
     def _generation_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {

@@ -197,10 +197,12 @@ def order_tokenizer():
     return train_tokenizer(texts, vocab_size=600)
 
 
-def _open_texts(tokenizer, reply: str, context: str = "list 41 shares of KHZ for sale at 59") -> set[str]:
+def _open_texts(tokenizer, reply: str, context: str = "list 41 shares of KHZ for sale at 59",
+                known_values=None) -> set[str]:
     prompt = tokenizer("<|im_start|>assistant\n", add_special_tokens=False)["input_ids"]
     ids = torch.tensor([prompt + tokenizer(ORDER + reply, add_special_tokens=False)["input_ids"]])
-    scores = CopyValuesProcessor(tokenizer, [context], len(prompt), ORDER_TOOLS)(ids, torch.zeros(1, len(tokenizer)))
+    processor = CopyValuesProcessor(tokenizer, [context], len(prompt), ORDER_TOOLS, known_values)
+    scores = processor(ids, torch.zeros(1, len(tokenizer)))
     return {tokenizer.decode([i]) for i in (scores[0] == 0).nonzero().flatten().tolist()}
 
 
@@ -235,3 +237,21 @@ def test_keys_are_written_once_and_the_object_closes_only_with_the_required_ones
     assert "}" not in _open_texts(order_tokenizer, "{")  # nothing written: required keys are missing
     everything = '{"order_type": "Sell", "symbol": "KHZ", "amount": 41, "door": ["driver"], "flag": true'
     assert "," not in _open_texts(order_tokenizer, everything) and "}" in _open_texts(order_tokenizer, everything)
+
+
+def test_known_values_of_a_parameter_may_be_written_though_not_in_the_context(order_tokenizer):
+    """A checkpoint's known_values (codes taught in training) are one more source, for their parameter only."""
+    assert _open_texts(order_tokenizer, '{"symbol": "rear') == {'"'}  # not in the context: only the quote is left
+    known = {"place_order": {"symbol": ["rear_left"]}}
+    taught = _open_texts(order_tokenizer, '{"symbol": "rear', known_values=known)
+    assert taught - {'"'} and all("_left".startswith(t) for t in taught - {'"'})
+    assert _open_texts(order_tokenizer, '{"order_type": "rear', known_values=known) == {'"'}  # another parameter
+    other_tool = {"cancel_order": {"symbol": ["rear_left"]}}
+    assert _open_texts(order_tokenizer, '{"symbol": "rear', known_values=other_tool) == {'"'}
+
+
+def test_copyable_means_a_word_aligned_copy():
+    from models.copy_values import copyable
+
+    assert copyable("cm", "cm\nin") and copyable("report", "move report.txt")
+    assert not copyable("rep", "move report.txt") and not copyable("cm", "centimeters")

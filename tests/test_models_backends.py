@@ -202,6 +202,32 @@ def test_assisted_reply_equals_the_plain_greedy_reply(tokenizer, random_model, c
             _same_reply(chat.propose_assisted(ask(city), TOOLS, hint), plain)
 
 
+def test_known_values_reach_the_copy_constraint_on_both_paths(tokenizer, random_model, monkeypatch):
+    import models.transformers_chat as transformers_chat
+
+    chat = TransformersChatModel.from_model(random_model.model, tokenizer, max_new_tokens=8)
+    chat.copy_values, chat.known_values = True, {"book_flight": {"city": ["Lima"]}}
+    seen, real = [], transformers_chat.CopyValuesProcessor
+    monkeypatch.setattr(transformers_chat, "CopyValuesProcessor",
+                        lambda *args: seen.append(args[4]) or real(*args))
+    chat.propose(ask(CITIES[0]), TOOLS)
+    chat.propose_assisted(ask(CITIES[0]), TOOLS, "<tool_call>")
+    assert seen == [chat.known_values, chat.known_values]
+
+
+@pytest.mark.parametrize("known", [["cm"], {"t": ["cm"]}, {"t": {"p": "cm"}}, {"t": {"p": [1]}}])
+def test_malformed_known_values_are_refused_by_name(tmp_path, known):
+    import json
+
+    from models.transformers_chat import read_decoding_settings
+
+    (tmp_path / "spectool.json").write_text(json.dumps({"copy_values": True, "known_values": known}))
+    with pytest.raises(ModelUnavailableError, match="known_values must map tool -> parameter -> list of strings"):
+        read_decoding_settings(str(tmp_path))
+    (tmp_path / "spectool.json").write_text(json.dumps({"known_values": {"t": {"p": ["cm"]}}}))
+    assert read_decoding_settings(str(tmp_path))["known_values"] == {"t": {"p": ["cm"]}}
+
+
 def test_candidate_decoding_shows_the_processor_the_ids_generate_shows(random_model):
     from transformers.generation.logits_process import LogitsProcessor, LogitsProcessorList
 

@@ -65,6 +65,8 @@ def test_reduced_train_defaults_run_completes_and_loads(tmp_path):
     # the target started as the trained drafter grown to its depth
     assert record["progress"]["grown_from"]["role"] == "drafter" and record["shape"]["layers"] == 4
     assert record["progress"]["grown_from"]["progress"]["step"] == 2
+    decoding = json.loads((tmp_path / "out" / "drafter" / "spectool.json").read_text())
+    assert decoding["copy_values"] is True and isinstance(decoding["known_values"], dict)
     model = TransformersChatModel(str(tmp_path / "out" / "drafter"), max_new_tokens=4)
     proposal = model.propose([{"role": "user", "content": "list the files"}], None)
     assert proposal.completion_tokens <= 4
@@ -190,3 +192,32 @@ def test_drafter_taken_from_the_trained_target_records_it_and_trains_on(tmp_path
     # the same command again continues this drafter instead of taking the layers afresh
     again = train_defaults(replace(taken_config, max_steps=2))["drafter"]
     assert again["step"] == 2 and again["taken_from"]["layers"] == [1, 3]
+
+
+def test_known_values_are_the_codes_training_teaches_but_the_context_never_holds():
+    from spectool_app.training.known_values import known_values
+
+    sample = synthetic.load_tasks("train")[:600]
+    found = known_values(sample)
+    units = {"cm", "ft", "in", "kg", "km", "lb", "m", "miles", "yd"}
+    assert set(found) == {"imperial_si_conversion"}  # names, files, amounts... are copied, never listed
+    assert set(found["imperial_si_conversion"]) == {"unit_in", "unit_out"}
+    assert set(found["imperial_si_conversion"]["unit_out"]) <= units and "cm" in found["imperial_si_conversion"]["unit_out"]
+    assert known_values(sample, max_distinct=3) == {}  # nine units are more than a three-value code list
+    assert known_values(sample[:10]) == {}  # too few calls to tell
+
+
+@pytest.mark.slow
+def test_decoding_only_rewrites_the_settings_of_published_checkpoints(tmp_path):
+    from tests.helpers import run_cli
+
+    done = run_cli("train-defaults", "--roles", "drafter", "--decoding-only", "--out-dir", str(tmp_path), timeout=120)
+    assert done.returncode == 2 and f"no trained drafter in {tmp_path / 'drafter'}" in done.stderr
+    (tmp_path / "drafter").mkdir()
+    (tmp_path / "drafter" / "config.json").write_text("{}")
+    done = run_cli("train-defaults", "--roles", "drafter", "--decoding-only", "--out-dir", str(tmp_path), timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    settings = json.loads((tmp_path / "drafter" / "spectool.json").read_text())
+    assert settings["copy_values"] is True and "cm" in settings["known_values"]["imperial_si_conversion"]["unit_out"]
+    assert json.loads(done.stdout) == {"drafter": settings}
+    assert not (tmp_path / "target").exists()  # only the roles named

@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from spectool_app.commands import UsageError, comma_list
 from spectool_app.config import PROJECT_ROOT
+
+if TYPE_CHECKING:
+    from spectool_app.training.defaults import TrainDefaultsConfig
 
 MODELS_RESULTS = PROJECT_ROOT / "results" / "models"  # eval-models writes models.json here
 
@@ -48,8 +52,24 @@ def _cmd_train_defaults(args: argparse.Namespace) -> int:
             raise UsageError(f"--safety-share must be at least 0 and below 1 (a fraction of the training "
                              f"sequences), got {args.safety_share}")
         overrides["safety_share"] = args.safety_share
-    results = train_defaults(replace(config, **overrides))
+    config = replace(config, **overrides)
+    if args.decoding_only:
+        return _write_decoding_only(config)
+    results = train_defaults(config)
     print(json.dumps(results, indent=2))
+    return 0
+
+
+def _write_decoding_only(config: TrainDefaultsConfig) -> int:
+    """Rewrite the decoding settings (spectool.json) of the published checkpoints, no training."""
+    from spectool_app.training.defaults import write_decoding_settings
+
+    folders = {role: Path(config.out_dir) / role for role in config.roles}
+    for role, folder in folders.items():
+        if not (folder / "config.json").is_file():
+            raise UsageError(f"--decoding-only: no trained {role} in {folder} (train it first, or name --out-dir)")
+    print(json.dumps({role: write_decoding_settings(folder, config) for role, folder in folders.items()},
+                     indent=2, sort_keys=True))
     return 0
 
 
@@ -83,6 +103,9 @@ def add_train_defaults_parser(commands: argparse._SubParsersAction) -> None:
                        "conversations (default 0: the training process does it; a GPU needs several)")
     train.add_argument("--safety-share", type=float,
                        help="fraction of training sequences drawn from the safety templates (default 0.25)")
+    train.add_argument("--decoding-only", action="store_true", help="no training: rewrite the decoding settings "
+                       "(spectool.json: copy_values and the known values drawn from the training tasks) of the "
+                       "published checkpoints of --roles")
     train.add_argument("--tiny", action="store_true", help="reduced sizes for a smoke test")
     train.add_argument("--seed", type=int, default=0)
     train.set_defaults(handler=_cmd_train_defaults)

@@ -265,10 +265,36 @@ def learning_rate_at(step: int, progress: float, peak: float, warmup_steps: int)
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
+def sample_tasks(config: TrainDefaultsConfig) -> list[Any]:
+    """The fixed sample of training tasks the tokenizer and the known values are drawn from: the first
+    ``tokenizer_tasks`` synthetic train tasks of ``seed``, plus a tenth as many safety training pairs."""
+    from spectool_app.tasks import safety, synthetic
+
+    tasks = list(synthetic.generate("train", seed=config.seed))[: config.tokenizer_tasks]
+    return tasks + safety.training_tasks(seed=config.seed, n=max(1, config.tokenizer_tasks // 10))
+
+
+def decoding_settings(config: TrainDefaultsConfig) -> dict[str, Any]:
+    """What ``spectool.json`` tells TransformersChatModel: copy argument values from the context, and
+    the codes training taught that cannot be copied (:func:`~spectool_app.training.known_values.known_values`)."""
+    from spectool_app.training.known_values import known_values
+
+    return {"copy_values": True, "max_new_tokens": 128,
+            "known_values": known_values(sample_tasks(config), config.max_tool_chars)}
+
+
+def write_decoding_settings(folder: Path, config: TrainDefaultsConfig) -> dict[str, Any]:
+    """Write :func:`decoding_settings` beside a checkpoint; returns them."""
+    from models.transformers_chat import DECODING_FILE
+
+    settings = decoding_settings(config)
+    (Path(folder) / DECODING_FILE).write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return settings
+
+
 def train_tokenizer_for(config: TrainDefaultsConfig) -> Any:
     """Train (or load from ``work_dir``) the shared tokenizer."""
     from models.tokenizer import load_tokenizer, train_tokenizer
-    from spectool_app.tasks import safety, synthetic
 
     path = Path(config.work_dir) / "tokenizer"
     if (path / "tokenizer.json").exists():
@@ -276,8 +302,7 @@ def train_tokenizer_for(config: TrainDefaultsConfig) -> Any:
     for role in config.roles:  # a published checkpoint carries the tokenizer it was trained with
         if (Path(config.out_dir) / role / "tokenizer.json").exists():
             return load_tokenizer(Path(config.out_dir) / role)
-    tasks = list(synthetic.generate("train", seed=config.seed))[: config.tokenizer_tasks]
-    tasks += safety.training_tasks(seed=config.seed, n=max(1, config.tokenizer_tasks // 10))
+    tasks = sample_tasks(config)
     texts = list(tqdm(tokenizer_corpus(tasks, config.max_tool_chars), total=len(tasks), desc="tokenizer corpus"))
     tokenizer = train_tokenizer(texts, vocab_size=config.vocab_size, tool_view="names")
     tokenizer.save_pretrained(str(path))
@@ -485,9 +510,7 @@ def save_checkpoint(model: torch.nn.Module, tokenizer: Any, folder: Path, role: 
         "device": _device().type, "torch": torch.__version__,
     }
     (folder / "training.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    # decoding settings read by TransformersChatModel: copy argument values from the context
-    decoding = {"copy_values": True, "max_new_tokens": 128}
-    (folder / "spectool.json").write_text(json.dumps(decoding, indent=2) + "\n", encoding="utf-8")
+    write_decoding_settings(folder, config)
 
 
 def train_defaults(config: TrainDefaultsConfig) -> dict[str, dict[str, Any]]:
