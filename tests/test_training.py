@@ -221,3 +221,14 @@ def test_decoding_only_rewrites_the_settings_of_published_checkpoints(tmp_path):
     assert settings["copy_values"] is True and "cm" in settings["known_values"]["imperial_si_conversion"]["unit_out"]
     assert json.loads(done.stdout) == {"drafter": settings}
     assert not (tmp_path / "target").exists()  # only the roles named
+
+
+@pytest.mark.slow
+def test_committed_decoding_settings_are_what_train_defaults_writes():
+    """The checkpoints' spectool.json comes from the command, not from a hand: rewriting it changes nothing."""
+    from models.presets import EMBEDDED_DIR
+    from spectool_app.training.defaults import TrainDefaultsConfig, decoding_settings
+
+    expected = decoding_settings(TrainDefaultsConfig())
+    for role in ("drafter", "target"):
+        assert json.loads((EMBEDDED_DIR / role / "spectool.json").read_text()) == expected
