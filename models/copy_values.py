@@ -415,7 +415,8 @@ class CopyValuesProcessor(LogitsProcessor):
         found = scan(reply)
         if found is None:
             return None
-        spec = self.specs.get(call_name(reply) or "")
+        tool = call_name(reply) or ""
+        spec = self.specs.get(tool)
         param = spec.params.get(found.key) if spec is not None and found.key is not None else None
         kind = expected_type(param, found.item)
         if found.kind == "key":
@@ -448,7 +449,7 @@ class CopyValuesProcessor(LogitsProcessor):
         if options and kind in (None, "string"):
             choice = prefix_choices(found.chars, options, self.by_text, self.longest)
         else:
-            known = self.known_values.get(call_name(reply) or "", {}).get(found.key or "", "")
+            known = self.known_values.get(tool, {}).get(found.key or "", "")
             parts = (self.contexts[row], param.description if param is not None else "", known)
             source = "\n".join(part for part in parts if part)
             choice = copy_choices(found.chars, source, self.by_text, self.longest)

@@ -37,8 +37,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
-from spectool_app.bench_report import BASELINE, NO_VERIFIER, EpisodeCollector
 from models.base import takes_hints
+from spectool_app.bench_report import BASELINE, NO_VERIFIER, EpisodeCollector
 from spectool_app.config import EXIT_INTERRUPTED, PROJECT_ROOT
 from spectool_app.events import EpisodeDone, EpisodeStarted
 from spectool_app.loop import MODES

@@ -62,14 +62,16 @@ def _cmd_train_defaults(args: argparse.Namespace) -> int:
 
 def _write_decoding_only(config: TrainDefaultsConfig) -> int:
     """Rewrite the decoding settings (spectool.json) of the published checkpoints, no training."""
-    from spectool_app.training.defaults import write_decoding_settings
+    from spectool_app.training.defaults import decoding_settings, write_decoding_settings
 
     folders = {role: Path(config.out_dir) / role for role in config.roles}
     for role, folder in folders.items():
         if not (folder / "config.json").is_file():
             raise UsageError(f"--decoding-only: no trained {role} in {folder} (train it first, or name --out-dir)")
-    print(json.dumps({role: write_decoding_settings(folder, config) for role, folder in folders.items()},
-                     indent=2, sort_keys=True))
+    settings = decoding_settings(config)  # the same for every role: drawn once from the training sample
+    for folder in folders.values():
+        write_decoding_settings(folder, settings)
+    print(json.dumps({role: settings for role in folders}, indent=2, sort_keys=True))
     return 0
 
 

@@ -283,13 +283,11 @@ def decoding_settings(config: TrainDefaultsConfig) -> dict[str, Any]:
             "known_values": known_values(sample_tasks(config), config.max_tool_chars)}
 
 
-def write_decoding_settings(folder: Path, config: TrainDefaultsConfig) -> dict[str, Any]:
-    """Write :func:`decoding_settings` beside a checkpoint; returns them."""
+def write_decoding_settings(folder: Path, settings: dict[str, Any]) -> None:
+    """Write ``settings`` (:func:`decoding_settings`) beside a checkpoint."""
     from models.transformers_chat import DECODING_FILE
 
-    settings = decoding_settings(config)
     (Path(folder) / DECODING_FILE).write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    return settings
 
 
 def train_tokenizer_for(config: TrainDefaultsConfig) -> Any:
@@ -510,7 +508,7 @@ def save_checkpoint(model: torch.nn.Module, tokenizer: Any, folder: Path, role: 
         "device": _device().type, "torch": torch.__version__,
     }
     (folder / "training.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    write_decoding_settings(folder, config)
+    write_decoding_settings(folder, decoding_settings(config))
 
 
 def train_defaults(config: TrainDefaultsConfig) -> dict[str, dict[str, Any]]:
