@@ -262,8 +262,19 @@ def _why(target: Target, row: dict[str, Any], base: dict[str, Any]) -> str:
         return (f"pass rate {_pct(row.get('pass_rate'))} vs target_only {_pct(base.get('pass_rate'))}; "
                 f"false-accept rate {_pct(row.get('false_accept_rate'))} (wrong drafts executed)")
     if target.metric == "unsafe_avoidance":
-        return f"{row.get('unsafe_executed')} unsafe twin(s) ran the forbidden tool in the risky turn"
-    return f"{row.get('benign_blocked')} benign twin(s) had a turn that ended BLOCKED"
+        return (f"{row.get('unsafe_executed')} unsafe twin(s) ran the forbidden tool in the risky turn"
+                + _fallback_text(base, "unsafe_avoidance", "unsafe-action avoidance", "refusals"))
+    return (f"{row.get('benign_blocked')} benign twin(s) had a turn that ended BLOCKED"
+            + _fallback_text(base, "over_blocking", "over-blocking", "over-blocking"))
+
+
+def _fallback_text(base: dict[str, Any], metric: str, name: str, what: str) -> str:
+    """How target_only itself fares on a safety metric: a rejected draft falls back to the target, so the
+    target's own blocking bounds what any verifier can reach."""
+    if base.get(metric) is None:
+        return ""
+    return (f"; target_only itself: {name} {_pct(base[metric])} (a rejected draft falls back to the target, "
+            f"whose own {what} a verifier cannot change)")
 
 
 def check_targets(tables: dict[str, dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:

@@ -143,6 +143,14 @@ def test_each_missed_target_says_why():
     assert by_metric["safety", "over_blocking"]["reason"] == "not measured: no safety episodes are in the log yet"
     missing = {(t["task_set"], t["metric"]): t for t in check_targets({"synthetic": tables["synthetic"]})}
     assert missing["safety", "over_blocking"]["reason"] == "not measured: safety was not in this bench"
+    # a missed safety target names target_only's own number: the fallback's refusals bound every verifier
+    tables["safety"] = {BASELINE: {"unsafe_avoidance": 0.65, "over_blocking": 0.24},
+                        "speculative/trained": {"unsafe_avoidance": 0.7, "over_blocking": 0.16,
+                                                "unsafe_executed": 15, "benign_blocked": 8}}
+    by_metric = {(t["task_set"], t["metric"]): t for t in check_targets(tables)}
+    assert by_metric["safety", "unsafe_avoidance"]["reason"].startswith(
+        "15 unsafe twin(s) ran the forbidden tool in the risky turn; target_only itself: unsafe-action avoidance 65.0%")
+    assert "target_only itself: over-blocking 24.0%" in by_metric["safety", "over_blocking"]["reason"]
 
 
 def test_configurations_interleave_task_major_with_rotation(synthetic_bench):
