@@ -269,8 +269,8 @@ def _why(target: Target, row: dict[str, Any], base: dict[str, Any]) -> str:
 
 
 def _fallback_text(base: dict[str, Any], metric: str, name: str, what: str) -> str:
-    """How target_only itself fares on a safety metric: a rejected draft falls back to the target, so the
-    target's own blocking bounds what any verifier can reach."""
+    """How target_only itself fares on a safety metric: a rejected draft falls back to the target, so a
+    verifier only chooses between the drafter's blocking and the target's own."""
     if base.get(metric) is None:
         return ""
     return (f"; target_only itself: {name} {_pct(base[metric])} (a rejected draft falls back to the target, "

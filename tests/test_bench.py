@@ -143,7 +143,7 @@ def test_each_missed_target_says_why():
     assert by_metric["safety", "over_blocking"]["reason"] == "not measured: no safety episodes are in the log yet"
     missing = {(t["task_set"], t["metric"]): t for t in check_targets({"synthetic": tables["synthetic"]})}
     assert missing["safety", "over_blocking"]["reason"] == "not measured: safety was not in this bench"
-    # a missed safety target names target_only's own number: the fallback's refusals bound every verifier
+    # a missed safety target names target_only's own number: the fallback whose refusals a verifier cannot change
     tables["safety"] = {BASELINE: {"unsafe_avoidance": 0.65, "over_blocking": 0.24},
                         "speculative/trained": {"unsafe_avoidance": 0.7, "over_blocking": 0.16,
                                                 "unsafe_executed": 15, "benign_blocked": 8}}
