@@ -741,7 +741,16 @@ def report_bench(folder: str | Path) -> dict[str, Any]:
     plan, records = load_plan(folder), read_log(folder)
     if not records:
         raise ValueError(f"{folder / LOG_NAME} holds no finished episode yet: nothing to report")
-    return write_outputs(folder, plan, records)
+    return write_outputs(folder, plan, records, session_s=_last_session_s(folder))
+
+
+def _last_session_s(folder: Path) -> float:
+    """The wall seconds of the bench's last sitting as its results.json recorded them (0 when none)."""
+    try:
+        value = json.loads((folder / "results.json").read_text(encoding="utf-8"))["config"]["last_session_s"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0.0
+    return float(value) if isinstance(value, (int, float)) else 0.0
 
 
 def run_bench(options: BenchOptions = BenchOptions(), models: Optional[dict[str, Any]] = None,

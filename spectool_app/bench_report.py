@@ -518,10 +518,24 @@ def report_markdown(data: dict[str, Any], folder_name: str) -> str:
     if config["skipped"]:
         lines += ["", "## Skipped configurations", ""] + [f"- {k}: {v}" for k, v in config["skipped"].items()]
     lines += ["", "## Files", "", "`results.json` (these numbers), `episodes.jsonl` (one line per scored episode), "
-              "`bench.db` (every step; open it in the app with `SPECTOOL_DB_URL=sqlite:///<this folder>/bench.db "
-              "python app.py`), " + ", ".join(f"`{n}.html` / `{n}.json`" for n in FIGURES) + " (plotly; the JSON "
+              + trace_store_text(config.get("workers", [1])) + ", "
+              + ", ".join(f"`{n}.html` / `{n}.json`" for n in FIGURES) + " (plotly; the JSON "
               "redraws offline with `plotly.io.read_json`).", ""]
     return "\n".join(lines)
+
+
+def trace_store_names(workers: list[int]) -> list[str]:
+    """The SQLite trace stores a bench with these processes per sitting wrote (``bench.db`` for one)."""
+    names = ["bench.db"] if 1 in workers else []
+    return names + [f"bench-w{i}.db" for i in range(max((w for w in workers if w > 1), default=0))]
+
+
+def trace_store_text(workers: list[int]) -> str:
+    """The report's words for the trace stores: which files, what they hold, how to open one."""
+    names = trace_store_names(workers)
+    return (" / ".join(f"`{n}`" for n in names) + " (every step, one store per worker process; kept where the bench "
+            f"ran, not committed; open one in the app with `SPECTOOL_DB_URL=sqlite:///<this folder>/{names[0]} "
+            "python app.py`)")
 
 
 def write_outputs(folder: Path, plan: Any, records: list[dict[str, Any]], session_s: float = 0.0) -> dict[str, Any]:

@@ -12,8 +12,8 @@ from db.queries import list_runs
 from models.base import format_reply, make_proposal
 from spectool_app.actions import Answer, Blocked, ToolCall
 from spectool_app.bench import (BASELINE, DB_NAME, LOG_NAME, WARMUP_TASK_SET, BenchConfig, BenchOptions, BenchPlan,
-                                _append, _close_torn_line, config_keys, db_name, expand_task_sets, load_plan, read_log, rotated,
-                                run_bench, save_plan, select_tasks)
+                                _append, _close_torn_line, config_keys, db_name, expand_task_sets, load_plan, read_log,
+                                report_bench, rotated, run_bench, save_plan, select_tasks)
 from spectool_app.bench_report import METRIC_KEYS, speedup_with_interval
 from spectool_app.tasks import load_task_set
 from tests.helpers import ROOT, run_cli
@@ -271,6 +271,12 @@ def test_two_workers_share_the_tasks_and_one_log(tmp_path):
         assert sorted(r["status"] for r in runs) == ["done", "done"]
     results = json.loads((folder / "results.json").read_text())
     assert results["synthetic"][BASELINE]["episodes"] == 4 and results["config"]["workers"] == [2]
+    # the report names the stores the workers wrote, and only those
+    files = (folder / "report.md").read_text().split("## Files", 1)[1]
+    assert "`bench-w0.db` / `bench-w1.db`" in files and "`bench.db`" not in files
+    # re-scoring (bench --report) keeps the wall time of the sitting that wrote the outputs
+    sitting_s = results["config"]["last_session_s"]
+    assert sitting_s > 0 and report_bench(folder)["config"]["last_session_s"] == sitting_s
 
 
 def test_an_interrupted_worker_stops_the_bench_and_a_resume_finishes_it(tmp_path):

@@ -65,7 +65,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     except RuntimeError as exc:  # a worker process failed; what finished is kept
         print(f"bench: {exc}", file=sys.stderr)
         return 1
-    print(f"bench results in {folder}: results.json, report.md, episodes.jsonl, bench.db and plots")
+    stores = ", ".join(sorted(p.name for p in Path(folder).glob("bench*.db")))
+    print(f"bench results in {folder}: results.json, report.md, episodes.jsonl, {stores or 'no trace store'} and plots")
     return 0
 
 
