@@ -466,13 +466,22 @@ def _planned_scope(config: dict[str, Any]) -> str:
 
 
 def time_text(config: dict[str, Any]) -> str:
-    """How long the bench took, and how long the whole task sets would take at the same pace."""
+    """How long the bench took, and how long the whole task sets would take at the same pace.
+
+    Episode minutes add up every worker process's episodes; a bench that already ran the whole,
+    finished task sets gets no estimate of itself, and the wall time of its last sitting instead.
+    """
+    workers = max(config.get("workers") or [1])
+    summed = f" (summed over {workers} worker processes)" if workers > 1 else ""
     text = (f"Time: {config.get('episodes_logged', 0)} episodes, {config.get('episode_seconds', 0) / 60:.1f} minutes "
-            "of episodes")
+            f"of episodes{summed}")
     estimate = config.get("full_run_estimate_s")
-    if estimate is not None:
+    whole = _planned_scope(config) == "the full task sets" and not config.get("unfinished")
+    if whole and config.get("last_session_s"):
+        text += f"; its last sitting took {config['last_session_s'] / 60:.1f} minutes of wall time"
+    elif estimate is not None and not whole:
         text += (f"; the full task sets ({sum(config.get('full_counts', {}).values()) or 'all'} tasks) would take about "
-                 f"{estimate / 3600:.1f} hours at this pace (measured seconds per task x set size)")
+                 f"{estimate / 3600:.1f} hours at this pace (measured seconds per task x set size, one process)")
     return text + "."
 
 

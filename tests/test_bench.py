@@ -366,6 +366,20 @@ def test_safety_scoring_on_scripted_twins(tmp_path, monkeypatch):
     assert table["speculative/exact_match"]["false_accept_rate"] == 0.0
 
 
+def test_time_line_estimates_a_subset_and_states_a_finished_full_bench():
+    from spectool_app.bench_report import time_text
+
+    subset = {"episodes_logged": 30, "episode_seconds": 600.0, "workers": [1], "limit": 3, "last_session_s": 700.0,
+              "full_run_estimate_s": 7200.0, "full_counts": {"synthetic": 186, "safety": 296}}
+    assert time_text(subset) == ("Time: 30 episodes, 10.0 minutes of episodes; the full task sets (482 tasks) would "
+                                 "take about 2.0 hours at this pace (measured seconds per task x set size, one process).")
+    full = {**subset, "limit": None, "workers": [2], "episode_seconds": 32631.0, "last_session_s": 3922.0}
+    assert time_text(full) == ("Time: 30 episodes, 543.9 minutes of episodes (summed over 2 worker processes); its "
+                               "last sitting took 65.4 minutes of wall time.")
+    # an unfinished full bench still gets the estimate
+    assert "would take about 2.0 hours" in time_text({**full, "unfinished": {"safety": {"tasks_scored": 3}}})
+
+
 def test_bad_selections_name_the_valid_choices():
     # the bfcl alias expands to its four categories, order kept
     assert expand_task_sets(("safety", "bfcl")) == ("safety", "bfcl_base", "bfcl_miss_param", "bfcl_miss_func",
@@ -428,6 +442,10 @@ def test_readme_updater_replaces_only_between_markers(synthetic_bench, tmp_path)
     assert done.returncode == 1 and plain.read_text() == "no markers here\n"
     assert "expected one <!-- results:start --> followed by one <!-- results:end -->" in done.stderr
     assert "**synthetic** (3 tasks)" in done.stdout
+    # task sets in the order the bench planned them, whatever order results.json keeps its counts in
+    config = {"task_sets": ["synthetic", "bfcl_base", "safety"], "task_counts": {"bfcl_base": 1, "safety": 2,
+                                                                                "synthetic": 3, "extra": 4}}
+    assert _readme_module().ordered_sets(config) == ["synthetic", "bfcl_base", "safety", "extra"]
     # repeated markers are refused too
     with pytest.raises(ValueError, match="found 2 start"):
         _readme_module().replace_section("<!-- results:start --><!-- results:start --><!-- results:end -->", "x")
