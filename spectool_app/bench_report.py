@@ -535,7 +535,7 @@ def report_markdown(data: dict[str, Any], folder_name: str) -> str:
 
 def trace_store_names(workers: list[int]) -> list[str]:
     """The SQLite trace stores a bench with these processes per sitting wrote (``bench.db`` for one)."""
-    names = ["bench.db"] if 1 in workers else []
+    names = ["bench.db"] if 1 in workers or not workers else []
     return names + [f"bench-w{i}.db" for i in range(max((w for w in workers if w > 1), default=0))]
 
 

@@ -376,6 +376,12 @@ def test_time_line_estimates_a_subset_and_states_a_finished_full_bench():
     full = {**subset, "limit": None, "workers": [2], "episode_seconds": 32631.0, "last_session_s": 3922.0}
     assert time_text(full) == ("Time: 30 episodes, 543.9 minutes of episodes (summed over 2 worker processes); its "
                                "last sitting took 65.4 minutes of wall time.")
+    # the trace stores: one per worker of the widest sitting, bench.db where a sitting ran in one process
+    from spectool_app.bench_report import trace_store_names
+
+    assert trace_store_names([2]) == ["bench-w0.db", "bench-w1.db"]
+    assert trace_store_names([1, 3]) == ["bench.db", "bench-w0.db", "bench-w1.db", "bench-w2.db"]
+    assert trace_store_names([]) == trace_store_names([1]) == ["bench.db"]
     # an unfinished full bench still gets the estimate
     assert "would take about 2.0 hours" in time_text({**full, "unfinished": {"safety": {"tasks_scored": 3}}})
 
