@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 from models.base import takes_hints
-from spectool_app.bench_report import BASELINE, NO_VERIFIER, EpisodeCollector
+from spectool_app.bench_report import BASELINE, DB_NAME, NO_VERIFIER, EpisodeCollector, db_name
 from spectool_app.config import EXIT_INTERRUPTED, PROJECT_ROOT
 from spectool_app.events import EpisodeDone, EpisodeStarted
 from spectool_app.loop import MODES
@@ -55,12 +55,7 @@ DEFAULT_THRESHOLD = 0.5  # for kinds without a calibrated threshold
 CALIBRATION_FILE = PROJECT_ROOT / "results" / "verifiers" / "verifiers.json"  # from eval-verifiers
 TUNED_SOURCE = "results/verifiers/thresholds.json (tune-thresholds, dev steps)"
 WARMUP_TASK_SET = "synthetic:dev"  # the warm-up task comes from here (never a scored split)
-LOG_NAME, PLAN_NAME, DB_NAME = "episodes.jsonl", "bench_config.json", "bench.db"
-
-
-def db_name(worker: int, workers: int) -> str:
-    """The trace store of one worker (``bench.db`` when a single process runs the bench)."""
-    return DB_NAME if workers == 1 else f"bench-w{worker}.db"
+LOG_NAME, PLAN_NAME = "episodes.jsonl", "bench_config.json"
 
 # name -> (task set spec, bfcl category or None). Safety tasks are kept in twin pairs.
 TASK_SETS: dict[str, tuple[str, Optional[str]]] = {

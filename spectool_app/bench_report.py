@@ -47,6 +47,7 @@ METRIC_KEYS = (
     *(f"stage_{stage}_s" for stage in STAGES),
 )
 FIGURES = ("pass_vs_speedup", "stage_breakdown", "scaling")
+DB_NAME = "bench.db"  # the trace store of a bench run by one process
 AGENT_PURPOSES = ("draft", "execute", "fallback")  # proposals that answer the agent's context
 NO_VERIFIER = "none"  # the verifier part of target_only / draft_only keys
 BASELINE = f"target_only/{NO_VERIFIER}"  # speedups are measured against this configuration
@@ -472,14 +473,21 @@ def unfinished_text(unfinished: dict[str, Any]) -> str:
     return ", ".join(parts) + " tasks"
 
 
+def _whole_sets(config: dict[str, Any]) -> bool:
+    """Whether the bench was planned on its task sets whole (no --limit, per-set sizes or --quick)."""
+    return not (config.get("sizes") or config.get("limit") or config.get("quick"))
+
+
 def _planned_scope(config: dict[str, Any]) -> str:
+    if _whole_sets(config):
+        return "the full task sets"
     if config.get("sizes"):
         sizes = ", ".join(f"{k} {v}" for k, v in config["sizes"].items())
         rest = f"; other sets at most {config['limit']}" if config.get("limit") else ""
         return f"a seeded subset: at most {sizes} tasks (--limit; safety: twin pairs){rest}"
     if config.get("limit"):
         return f"at most {config['limit']} tasks per set (--limit; safety: twin pairs)"
-    return "a seeded quick subset (--quick)" if config.get("quick") else "the full task sets"
+    return "a seeded quick subset (--quick)"
 
 
 def time_text(config: dict[str, Any]) -> str:
@@ -493,7 +501,7 @@ def time_text(config: dict[str, Any]) -> str:
     text = (f"Time: {config.get('episodes_logged', 0)} episodes, {config.get('episode_seconds', 0) / 60:.1f} minutes "
             f"of episodes{summed}")
     estimate = config.get("full_run_estimate_s")
-    whole = _planned_scope(config) == "the full task sets" and not config.get("unfinished")
+    whole = _whole_sets(config) and not config.get("unfinished")
     if whole and config.get("last_session_s"):
         text += f"; its last sitting took {config['last_session_s'] / 60:.1f} minutes of wall time"
     elif estimate is not None and not whole:
@@ -550,10 +558,14 @@ def report_markdown(data: dict[str, Any], folder_name: str) -> str:
     return "\n".join(lines)
 
 
+def db_name(worker: int, workers: int) -> str:
+    """The trace store of one worker (``bench.db`` when a single process runs the bench)."""
+    return DB_NAME if workers == 1 else f"bench-w{worker}.db"
+
+
 def trace_store_names(workers: list[int]) -> list[str]:
     """The SQLite trace stores a bench with these processes per sitting wrote (``bench.db`` for one)."""
-    names = ["bench.db"] if 1 in workers or not workers else []
-    return names + [f"bench-w{i}.db" for i in range(max((w for w in workers if w > 1), default=0))]
+    return list(dict.fromkeys(db_name(i, n) for n in sorted(workers or [1]) for i in range(n)))
 
 
 def trace_store_text(workers: list[int]) -> str:
