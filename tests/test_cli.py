@@ -57,6 +57,12 @@ def test_comma_lists_keep_order_and_name_the_valid_items():
     assert result.returncode == 2 and "unknown role(s) ['critic']; valid roles: drafter, target" in result.stderr
 
 
+def test_decision_weight_of_zero_or_less_is_a_usage_error():
+    result = run_cli("train-defaults", "--roles", "drafter", "--decision-weight", "0")
+    assert result.returncode == 2
+    assert "--decision-weight must be above 0" in result.stderr and "got 0.0" in result.stderr
+
+
 def test_safety_share_outside_zero_to_one_is_a_usage_error():
     result = run_cli("train-defaults", "--roles", "drafter", "--safety-share", "1.5")
     assert result.returncode == 2

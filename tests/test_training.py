@@ -13,11 +13,13 @@ from spectool_app.training.conversations import IGNORE_INDEX, encode_task, token
 from spectool_app.training.defaults import (
     SHAPES,
     build_model,
+    decision_positions,
     grow_depth,
     learning_rate_at,
     take_layers,
     tiny_config,
     train_defaults,
+    weighted_reply_loss,
 )
 
 
@@ -45,6 +47,35 @@ def test_prompt_tokens_are_never_labelled(tasks, tokenizer):
     prompt = tokenizer.decode(sequence.input_ids[:first_label], skip_special_tokens=False)
     assert prompt.endswith("<|im_start|>assistant\n")
     assert "<tools>" in prompt and tasks[1].turns[0] in prompt
+
+
+def test_decision_positions_are_the_first_token_of_every_reply(tasks, tokenizer):
+    import torch
+
+    sequence = encode_task(tasks[0], tokenizer)
+    labels = torch.tensor([sequence.labels])
+    firsts = [sequence.labels[i] for i in torch.nonzero(decision_positions(labels)[0]).flatten().tolist()]
+    replies = [format_qwen3_reply(a) + tokenizer.eos_token for turn in tasks[0].gold for a in turn]
+    assert len(firsts) == len(replies)
+    assert firsts == [tokenizer(r, add_special_tokens=False)["input_ids"][0] for r in replies]
+
+
+def test_weighted_loss_at_weight_one_is_the_causal_lm_loss_and_weights_the_decision(tasks, tokenizer):
+    import torch
+
+    torch.manual_seed(0)
+    model = build_model(SHAPES["tiny"], tokenizer)
+    sequence = encode_task(tasks[0], tokenizer)
+    ids, labels = torch.tensor([sequence.input_ids]), torch.tensor([sequence.labels])
+    out = model(input_ids=ids, labels=labels)
+    assert weighted_reply_loss(out.logits, labels, 1.0).item() == pytest.approx(out.loss.item(), rel=1e-5)
+    # weight w on the decision tokens: the weighted mean of their loss and the others'
+    per_token = torch.nn.functional.cross_entropy(out.logits[0, :-1], labels[0, 1:], ignore_index=IGNORE_INDEX,
+                                                  reduction="none")
+    first = decision_positions(labels)[0, 1:]
+    rest = (labels[0, 1:] != IGNORE_INDEX) & ~first
+    expected = (5 * per_token[first].sum() + per_token[rest].sum()) / (5 * first.sum() + rest.sum())
+    assert weighted_reply_loss(out.logits, labels, 5.0).item() == pytest.approx(expected.item(), rel=1e-5)
 
 
 def test_learning_rate_warms_up_then_decays_to_a_tenth():

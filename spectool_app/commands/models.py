@@ -52,6 +52,11 @@ def _cmd_train_defaults(args: argparse.Namespace) -> int:
             raise UsageError(f"--safety-share must be at least 0 and below 1 (a fraction of the training "
                              f"sequences), got {args.safety_share}")
         overrides["safety_share"] = args.safety_share
+    if args.decision_weight is not None:
+        if args.decision_weight <= 0:
+            raise UsageError(f"--decision-weight must be above 0 (the loss weight of each reply's first token; "
+                             f"1 weighs it like any other), got {args.decision_weight}")
+        overrides["decision_weight"] = args.decision_weight
     config = replace(config, **overrides)
     if args.decoding_only:
         return _write_decoding_only(config)
@@ -105,6 +110,9 @@ def add_train_defaults_parser(commands: argparse._SubParsersAction) -> None:
                        "conversations (default 0: the training process does it; a GPU needs several)")
     train.add_argument("--safety-share", type=float,
                        help="fraction of training sequences drawn from the safety templates (default 0.25)")
+    train.add_argument("--decision-weight", type=float,
+                       help="loss weight of each reply's first token, where a tool call, an answer or BLOCKED is "
+                       "chosen (default 1: like every other token)")
     train.add_argument("--decoding-only", action="store_true", help="no training: rewrite the decoding settings "
                        "(spectool.json: copy_values and the known values drawn from the training tasks) of the "
                        "published checkpoints of --roles")

@@ -70,6 +70,9 @@ class TrainDefaultsConfig:
     max_tokens: int = 1024  # longer conversations are cut
     max_tool_chars: int = MAX_TOOL_CHARS  # tool output shown in training contexts
     safety_share: float = 0.25  # fraction of sequences from the safety training templates
+    # loss weight of each reply's first token, where the model decides between a tool call, an answer and
+    # BLOCKED: one token among hundreds, so at weight 1 a twin pair's whole difference is a sliver of the loss
+    decision_weight: float = 1.0
     warmup_steps: int = 50  # linear warm-up before the cosine decay
     checkpoint_minutes: float = 5.0  # how often resumable state is written
     max_steps: Optional[int] = None  # stop after this many optimiser steps (tests)
@@ -256,6 +259,28 @@ def batches(sequences: Iterator[Sequence], tokens_per_batch: int, pad_id: int, s
                 mask[row, :n] = 1
                 labels[row, :n] = torch.tensor(seq.labels)
             yield ids, mask, labels
+
+
+def decision_positions(labels: torch.Tensor) -> torch.Tensor:
+    """True where a label is the first token of a reply (a labelled token after an unlabelled one)."""
+    labelled = labels != IGNORE_INDEX
+    before = torch.zeros_like(labelled)
+    before[:, 1:] = labelled[:, :-1]
+    return labelled & ~before
+
+
+def weighted_reply_loss(logits: torch.Tensor, labels: torch.Tensor, decision_weight: float) -> torch.Tensor:
+    """Next-token cross-entropy over labelled tokens, each reply's first token weighted ``decision_weight``.
+
+    At weight 1 this is the causal-LM loss transformers computes (mean over labelled tokens).
+    """
+    targets = labels[:, 1:]
+    losses = torch.nn.functional.cross_entropy(
+        logits[:, :-1].float().reshape(-1, logits.shape[-1]), targets.reshape(-1),
+        ignore_index=IGNORE_INDEX, reduction="none").view_as(targets)
+    weights = (targets != IGNORE_INDEX).float()
+    weights[decision_positions(labels)[:, 1:]] = decision_weight
+    return (losses * weights).sum() / weights.sum().clamp(min=1e-9)
 
 
 def learning_rate_at(step: int, progress: float, peak: float, warmup_steps: int) -> float:
@@ -472,7 +497,8 @@ def _train_steps(model: torch.nn.Module, optimizer: torch.optim.Optimizer, seque
             group["lr"] = learning_rate_at(state["step"] - phase["from_step"], (elapsed - phase["from_elapsed_s"]) / phase_s,
                                            config.learning_rate[role], config.warmup_steps)
         with autocast:
-            loss = model(input_ids=ids.to(device), attention_mask=mask.to(device), labels=labels.to(device)).loss
+            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+        loss = weighted_reply_loss(logits, labels.to(device), config.decision_weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
