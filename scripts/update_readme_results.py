@@ -28,7 +28,13 @@ from typing import Any, Callable, Optional
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from spectool_app.bench_report import SAFETY_COLUMNS, metrics_table, scope_text, time_text  # noqa: E402
+from spectool_app.bench_report import (  # noqa: E402
+    SAFETY_COLUMNS,
+    in_planned_order,
+    metrics_table,
+    scope_text,
+    time_text,
+)
 from spectool_app.model_cards import METRIC_NAMES, threads_text  # noqa: E402
 from spectool_app.threshold_tuning import markdown_table as thresholds_table  # noqa: E402
 from spectool_app.verifier_eval import markdown_table as verifier_table  # noqa: E402
@@ -54,8 +60,7 @@ def newest_results(root: Path) -> Optional[Path]:
 
 def ordered_sets(config: dict[str, Any]) -> list[str]:
     """The bench's task sets in the order it planned them (synthetic first), those it counted."""
-    planned = [t for t in config.get("task_sets", []) if t in config["task_counts"]]
-    return planned + [t for t in config["task_counts"] if t not in planned]
+    return in_planned_order(config["task_counts"], config.get("task_sets", []))
 
 
 def readme_section(data: dict[str, Any], source: str) -> str:

@@ -30,7 +30,7 @@ import os
 import platform
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 from spectool_app.actions import Blocked
 from spectool_app.events import STAGES, EpisodeDone, Proposed, StepDone, StepEvent, ToolExecuted, TurnDone
@@ -357,6 +357,16 @@ def unfinished_sets(finished: dict[str, list[str]], plan: Any) -> dict[str, dict
             for name, ids in plan.task_ids.items() if len(finished[name]) < len(ids)}
 
 
+def in_planned_order(names: Iterable[str], planned: Iterable[str]) -> list[str]:
+    """``names`` in the order the bench planned its task sets (synthetic first), unplanned ones after.
+
+    An older bench folder keeps its sets in alphabetical order (its plan was saved with sorted keys);
+    the report, its figures and the README all list them in this order instead.
+    """
+    names, planned = list(names), list(planned)
+    return [n for n in planned if n in names] + [n for n in names if n not in planned]
+
+
 def results_document(plan: Any, records: list[dict[str, Any]], session_s: float) -> dict[str, Any]:
     """The results.json content: the tables, the run's configuration and the machine.
 
@@ -371,6 +381,7 @@ def results_document(plan: Any, records: list[dict[str, Any]], session_s: float)
         keep = {(name, i) for name, ids in finished.items() for i in ids}
         records = [r for r in records if (r["task_set"], r["task_id"]) in keep]
         counts = {k: len(v) for k, v in finished.items()}
+    counts = {name: counts[name] for name in in_planned_order(counts, plan.options.get("task_sets", ()))}
     tables = aggregate(records, plan)
     config = {"command": plan.command(), **plan.options, "unfinished": unfinished,
               "task_counts": counts, "warmup_task": plan.warmup_task,

@@ -334,6 +334,12 @@ def test_saved_plan_keeps_the_task_set_order(tmp_path):
     save_plan(tmp_path, plan)
     again = load_plan(tmp_path)
     assert list(again.task_ids) == ["synthetic", "bfcl_base"]
+    # older folders saved their plan with sorted keys: reports still list the sets in planned order
+    from spectool_app.bench_report import in_planned_order
+
+    assert in_planned_order(["bfcl_base", "safety", "synthetic"], ["synthetic", "safety", "bfcl_base"]) == [
+        "synthetic", "safety", "bfcl_base"]
+    assert in_planned_order({"extra": 1, "synthetic": 2}, ("synthetic",)) == ["synthetic", "extra"]
     assert again.configs[1] == BenchConfig("speculative", "always", 0.5, "default 0.5")
     with pytest.raises(ValueError, match="holds no bench_config.json: it is not a bench folder"):
         load_plan(tmp_path / "elsewhere")
