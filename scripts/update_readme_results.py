@@ -28,6 +28,7 @@ from typing import Any, Callable, Optional
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from spectool_app.bench import stale_text  # noqa: E402
 from spectool_app.bench_report import (  # noqa: E402
     SAFETY_COLUMNS,
     in_planned_order,
@@ -179,6 +180,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         except ValueError:
             source = f"{path.parent.name}/{path.name}"
         section = SECTIONS[name](json.loads(path.read_text(encoding="utf-8")), source)
+        stale = stale_text(path.parent) if name == "results" else ""
+        if stale:  # the weights were retrained since this bench: say so above its tables
+            first, rest = section.split("\n", 1)
+            section = f"{first}\n\n{stale}\n{rest}"
         try:
             text = replace_section(text, section, name)
         except ValueError as exc:

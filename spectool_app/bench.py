@@ -446,6 +446,26 @@ def current_fingerprints(models: dict[str, Any]) -> dict[str, str]:
     return bench_fingerprints(models, verifier_dir())
 
 
+def weight_changes(plan: BenchPlan, models: Optional[dict[str, Any]] = None) -> list[str]:
+    """``"<role> <planned digest> -> <current digest>"`` for every role whose weights differ from ``plan``'s.
+
+    ``models`` None reads the plan's preset's specs (folders are fingerprinted, not loaded). Empty
+    when nothing changed or when the plan records no fingerprints (an older bench).
+    """
+    from spectool_app.fingerprint import changed_roles
+
+    if not plan.fingerprints:
+        return []
+    if models is None:
+        from models.presets import CHAT_ROLES, preset_specs
+
+        specs = preset_specs(plan.options.get("preset"))
+        models = {role: str(specs[role]) for role in CHAT_ROLES}
+    current = current_fingerprints(models)
+    return [f"{r} {plan.fingerprints.get(r, 'none')} -> {current.get(r, 'none')}"
+            for r in changed_roles(plan.fingerprints, current)]
+
+
 def check_resume_models(folder: Path, plan: BenchPlan, models: Optional[dict[str, Any]]) -> None:
     """Refuse to resume ``plan`` with other weights than it started with: its results would mix models.
 
@@ -454,23 +474,27 @@ def check_resume_models(folder: Path, plan: BenchPlan, models: Optional[dict[str
     """
     import warnings
 
-    from spectool_app.fingerprint import changed_roles
-
     if not plan.fingerprints:
         warnings.warn(f"{folder / PLAN_NAME} records no model fingerprints (an older bench): "
                       "cannot check that this sitting runs the same models", stacklevel=2)
         return
-    if models is None:
-        from models.presets import CHAT_ROLES, preset_specs
+    changes = weight_changes(plan, models)
+    if changes:
+        raise ValueError(f"{folder} was planned with other weights ({', '.join(changes)}); its episodes would mix "
+                         "models. Restore those weights to continue it, or start a new bench with another --out")
 
-        specs = preset_specs(plan.options.get("preset"))
-        models = {role: str(specs[role]) for role in CHAT_ROLES}
-    current = current_fingerprints(models)
-    changed = changed_roles(plan.fingerprints, current)
-    if changed:
-        detail = ", ".join(f"{r} {plan.fingerprints.get(r, 'none')} -> {current.get(r, 'none')}" for r in changed)
-        raise ValueError(f"{folder} was planned with other weights ({detail}); its episodes would mix models. "
-                         "Restore those weights to continue it, or start a new bench with another --out")
+
+def stale_text(folder: Path) -> str:
+    """A warning when the weights in place now are not those the bench in ``folder`` measured ("" otherwise)."""
+    try:
+        plan = load_plan(folder)
+    except ValueError:
+        return ""
+    changes = weight_changes(plan)
+    if not changes:
+        return ""
+    return (f"**Stale:** these numbers were measured on other weights than those in place now "
+            f"({', '.join(changes)}); run the bench again to measure the current ones.")
 
 
 def save_plan(folder: Path, plan: BenchPlan) -> None:

@@ -262,6 +262,28 @@ def test_a_resume_with_other_weights_is_refused(tmp_path, monkeypatch):
         run_bench(resume=folder, models=_models(tasks), progress=False)
 
 
+def test_results_measured_on_other_weights_say_they_are_stale(tmp_path, monkeypatch):
+    from spectool_app.bench import current_fingerprints, stale_text, weight_changes
+    from models.presets import CHAT_ROLES, preset_specs
+
+    verifier = tmp_path / "verifier"
+    verifier.mkdir()
+    (verifier / "model.safetensors").write_bytes(b"first")
+    monkeypatch.setenv("SPECTOOL_VERIFIER_DIR", str(verifier))
+    tasks = select_tasks("synthetic", size=1)
+    options = BenchOptions(out=str(tmp_path / "out"), task_sets=("synthetic",), modes=("draft_only",), limit=1)
+    folder = run_bench(options, models=_models(tasks), progress=False)
+    plan = load_plan(folder)  # planned with stand-in models: record the preset's weights instead
+    plan.fingerprints = current_fingerprints({role: str(preset_specs(None)[role]) for role in CHAT_ROLES})
+    save_plan(folder, plan)
+    assert weight_changes(plan) == [] and stale_text(folder) == ""
+    (verifier / "model.safetensors").write_bytes(b"retrained")
+    assert weight_changes(plan) == [f"verifier {plan.fingerprints['verifier']} -> {current_fingerprints({})['verifier']}"]
+    assert stale_text(folder).startswith("**Stale:** these numbers were measured on other weights than those in place")
+    assert "verifier sha256:" in stale_text(folder)
+    assert stale_text(tmp_path) == ""  # not a bench folder: nothing to say
+
+
 def test_two_workers_share_the_tasks_and_one_log(tmp_path):
     tasks = select_tasks("synthetic", size=4)
     options = BenchOptions(out=str(tmp_path), task_sets=("synthetic",), modes=("draft_only",), limit=4)

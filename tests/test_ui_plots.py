@@ -240,6 +240,15 @@ def test_bench_view_with_and_without_results(tmp_path):
     (newer / "results.json").write_text(json.dumps(data))
     assert "An unfinished bench: scored on the tasks every configuration finished (safety 67 of 296 tasks)." in \
         bench_view(tmp_path / "results")["text"]
+    # a bench whose plan recorded other weights than those in place now says its numbers are stale
+    from spectool_app.bench import BenchConfig, BenchPlan, save_plan
+
+    assert "Stale" not in bench_view(tmp_path / "results")["text"]  # no plan beside it: nothing to compare
+    save_plan(newer, BenchPlan({"seed": 0}, {"synthetic": ["a"]}, "w", [BenchConfig("target_only", "none")],
+                               fingerprints={"target": "sha256:0000000000000000"}))
+    text = bench_view(tmp_path / "results")["text"]
+    assert "**Stale:** these numbers were measured on other weights than those in place now (" in text
+    assert "target sha256:0000000000000000 -> sha256:" in text
 
 
 # -- app wiring ---------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from db import queries
+from spectool_app.bench import stale_text
 from spectool_app.bench_report import unfinished_text
 from spectool_app.metrics import speedup_interval
 from spectool_app.config import PROJECT_ROOT, load_config
@@ -390,6 +391,9 @@ def bench_view(root: Path = RESULTS_DIR) -> dict[str, Any]:
     if isinstance(unfinished, dict) and unfinished:
         text += (" An unfinished bench: scored on the tasks every configuration finished "
                  f"({clip(unfinished_text(unfinished), 200)}).")
+    stale = stale_text(path.parent)  # the weights were retrained since this bench
+    if stale:
+        text += " " + stale
     if isinstance(data, dict) and isinstance(data.get("machine"), (dict, str)):
         text += f" Machine: `{clip(json.dumps(data['machine']), 200)}`"
     others = sorted(p.name for p in path.parent.iterdir() if p.suffix in (".md", ".html"))
