@@ -83,6 +83,9 @@ def _phases(progress: dict[str, Any], device: str) -> str:
         text = f"{(end_s - phase['from_elapsed_s']) / 60:.1f} minutes on {phase['device']} ({end_tokens - phase['from_tokens']} tokens"
         if "learning_rate" in phase:
             text += f", peak learning rate {phase['learning_rate']:g}, {phase['tokens_per_batch']} tokens per batch"
+        if "safety_share" in phase:  # recorded since --decision-weight exists
+            text += (f", {phase['safety_share']:g} of the conversations from safety templates, reply-first-token "
+                     f"weight {phase['decision_weight']:g}")
         for resumed in phase.get("resumed", []):
             text += (f"; resumed at step {resumed['at_step']} with peak {resumed['learning_rate']:g} "
                      f"and a {resumed['budget_minutes']:g}-minute budget")

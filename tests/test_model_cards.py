@@ -39,6 +39,12 @@ def test_card_splits_training_time_by_phase():
     card = card_text("target", record(dict(PROGRESS, phases=phases)), REPORT, "eval-models")
     assert "1.0 minutes on cpu (1000 tokens), then 1.0 minutes on cuda (4000 tokens, peak learning rate 0.001" in card
     assert "resumed at step 8 with peak 0.0005 and a 2-minute budget" in card
+    assert "safety templates" not in card  # phases recorded before the data mix was
+    phases.append({"device": "cpu", "from_step": 9, "from_elapsed_s": 120.0, "from_tokens": 5000, "learning_rate": 3e-4,
+                   "tokens_per_batch": 4096, "budget_minutes": 3.0, "safety_share": 0.5, "decision_weight": 10.0})
+    card = card_text("target", record(dict(PROGRESS, phases=phases, elapsed_s=180.0, tokens=6000)), REPORT, "eval-models")
+    assert ("then 1.0 minutes on cpu (1000 tokens, peak learning rate 0.0003, 4096 tokens per batch, 0.5 of the "
+            "conversations from safety templates, reply-first-token weight 10)") in card
 
 
 def test_card_of_layers_taken_from_the_target_names_them_and_its_own_training():

@@ -395,9 +395,11 @@ def _phase(state: dict[str, Any], config: TrainDefaultsConfig, role: str, device
 
 
 def _settings(config: TrainDefaultsConfig, role: str, device: torch.device) -> dict[str, Any]:
-    """What a run of ``role`` trains with: device, peak learning rate, batch size, total budget."""
+    """What a run of ``role`` trains with: device, peak learning rate, batch size, total budget, data mix
+    and the weight of each reply's first token."""
     return {"device": device.type, "learning_rate": config.learning_rate[role],
-            "tokens_per_batch": config.tokens_per_batch, "budget_minutes": config.minutes[role]}
+            "tokens_per_batch": config.tokens_per_batch, "budget_minutes": config.minutes[role],
+            "safety_share": config.safety_share, "decision_weight": config.decision_weight}
 
 
 def _earlier_phases(state: dict[str, Any], device: str) -> list[dict[str, Any]]:
