@@ -231,11 +231,17 @@ def test_resume_skips_finished_pairs(tmp_path):
     assert json.loads((folder / "results.json").read_text())["synthetic"][BASELINE]["episodes"] == 3
 
 
-def test_a_resume_with_other_weights_is_refused(tmp_path, monkeypatch):
-    verifier = tmp_path / "verifier"
-    verifier.mkdir()
-    (verifier / "model.safetensors").write_bytes(b"first")
-    monkeypatch.setenv("SPECTOOL_VERIFIER_DIR", str(verifier))
+@pytest.fixture
+def verifier(tmp_path, monkeypatch):
+    """A stand-in trained-verifier folder (its weights: b"first"), where the bench fingerprints it."""
+    folder = tmp_path / "verifier"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(b"first")
+    monkeypatch.setenv("SPECTOOL_VERIFIER_DIR", str(folder))
+    return folder
+
+
+def test_a_resume_with_other_weights_is_refused(tmp_path, verifier):
     tasks = select_tasks("synthetic", size=2)
     options = BenchOptions(out=str(tmp_path / "out"), task_sets=("synthetic",), modes=("draft_only",), limit=2)
     with pytest.raises(KeyboardInterrupt):
@@ -262,14 +268,10 @@ def test_a_resume_with_other_weights_is_refused(tmp_path, monkeypatch):
         run_bench(resume=folder, models=_models(tasks), progress=False)
 
 
-def test_results_measured_on_other_weights_say_they_are_stale(tmp_path, monkeypatch):
+def test_results_measured_on_other_weights_say_they_are_stale(tmp_path, verifier):
     from spectool_app.bench import current_fingerprints, stale_text, weight_changes
     from models.presets import CHAT_ROLES, preset_specs
 
-    verifier = tmp_path / "verifier"
-    verifier.mkdir()
-    (verifier / "model.safetensors").write_bytes(b"first")
-    monkeypatch.setenv("SPECTOOL_VERIFIER_DIR", str(verifier))
     tasks = select_tasks("synthetic", size=1)
     options = BenchOptions(out=str(tmp_path / "out"), task_sets=("synthetic",), modes=("draft_only",), limit=1)
     folder = run_bench(options, models=_models(tasks), progress=False)
