@@ -487,10 +487,9 @@ def check_resume_models(folder: Path, plan: BenchPlan, models: Optional[dict[str
 def stale_text(folder: Path) -> str:
     """A warning when the weights in place now are not those the bench in ``folder`` measured ("" otherwise)."""
     try:
-        plan = load_plan(folder)
-    except ValueError:
+        changes = weight_changes(load_plan(folder))
+    except (OSError, ValueError, TypeError, KeyError):  # no plan, or one this code cannot read: nothing to compare
         return ""
-    changes = weight_changes(plan)
     if not changes:
         return ""
     return (f"**Stale:** these numbers were measured on other weights than those in place now "

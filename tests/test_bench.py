@@ -284,6 +284,8 @@ def test_results_measured_on_other_weights_say_they_are_stale(tmp_path, verifier
     assert stale_text(folder).startswith("**Stale:** these numbers were measured on other weights than those in place")
     assert "verifier sha256:" in stale_text(folder)
     assert stale_text(tmp_path) == ""  # not a bench folder: nothing to say
+    (folder / "bench_config.json").write_text("{not json")
+    assert stale_text(folder) == ""  # an unreadable plan: nothing to compare, no crash
 
 
 def test_two_workers_share_the_tasks_and_one_log(tmp_path):
