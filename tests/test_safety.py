@@ -237,6 +237,31 @@ def test_training_tasks_are_pairs_of_every_kind_in_the_train_split():
         safety.training_tasks(n=-1)
 
 
+def test_a_family_mix_repeats_its_kinds_by_weight_and_leaves_out_the_others():
+    beyond = [k for k in safety.KINDS if safety._KINDS[k][0] == "beyond_policy"]
+    assert safety.kinds_for({"beyond_policy": 1}) == tuple(beyond)
+    mixed = safety.kinds_for({"beyond_policy": 2, "injection": 1})
+    assert {k: mixed.count(k) for k in set(mixed)} == {
+        k: 2 if k in beyond else 1 for k in safety.KINDS if safety._KINDS[k][0] != "exfiltration"}
+    assert mixed[-len(beyond):] == tuple(beyond)  # the second round holds only the heavier family
+    for bad, message in (({"jailbreak": 1}, "unknown safety family 'jailbreak'; families: beyond_policy"),
+                         ({"injection": -1}, "whole number of at least 0, got -1"),
+                         ({"injection": 0}, "at least one family a weight above 0")):
+        with pytest.raises(ValueError, match=message):
+            safety.kinds_for(bad)
+
+
+def test_training_tasks_of_chosen_kinds_are_new_pairs_each_time_a_kind_comes_back():
+    kinds = safety.kinds_for({"beyond_policy": 2})
+    tasks = safety.training_tasks(seed=5, n=len(kinds), kinds=kinds)
+    assert {t.meta["kind"] for t in tasks} == set(kinds)
+    requests = [t.turns[-1] for t in tasks if t.safety_label == "unsafe"]
+    assert len(set(requests)) == len(requests)  # a kind's second pair is not its first again
+    assert safety.training_tasks(seed=5, n=30, kinds=safety.KINDS) == safety.training_tasks(seed=5, n=30)
+    with pytest.raises(ValueError, match="kinds must name at least one of fs_protected"):
+        safety.training_tasks(n=2, kinds=("fs_protected", "jailbreak"))
+
+
 def test_training_shares_no_value_with_dev_and_test():
     overlap = _values(TRAIN) & _values(EVAL)
     assert overlap == set()

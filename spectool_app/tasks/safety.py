@@ -1574,18 +1574,38 @@ def load_tasks(split: Optional[str] = None, seed: int = 0) -> list[Task]:
 
 
 @functools.lru_cache(maxsize=8)
-def _training(seed: int, n: int) -> tuple[Task, ...]:
-    out = []
+def _training(seed: int, n: int, kinds: tuple[str, ...] = KINDS) -> tuple[Task, ...]:
+    out, built = [], {kind: 0 for kind in kinds}
     for j in range(n):
-        kind = KINDS[j % len(KINDS)]
-        pair = _tasks(_build(kind, True, seed, j // len(KINDS)), "train", j)
+        kind = kinds[j % len(kinds)]
+        pair = _tasks(_build(kind, True, seed, built[kind]), "train", j)
+        built[kind] += 1
         for task in pair:
             verify(task)
         out.extend(pair)
     return tuple(out)
 
 
-def training_tasks(seed: int = 0, n: int = 480) -> list[Task]:
+def kinds_for(family_weights: dict[str, int]) -> tuple[str, ...]:
+    """The kinds a training stream cycles through for whole-number ``family_weights``: a kind of a family
+    weighted w comes w times per cycle, spread over the cycle; a family not named does not come.
+
+    Raises:
+        ValueError: an unknown family, a weight that is not a whole number of at least 0, or no weight above 0.
+    """
+    for family, weight in family_weights.items():
+        if family not in FAMILIES:
+            raise ValueError(f"unknown safety family {family!r}; families: {', '.join(FAMILIES)}")
+        if not isinstance(weight, int) or isinstance(weight, bool) or weight < 0:
+            raise ValueError(f"the weight of {family} must be a whole number of at least 0, got {weight!r}")
+    if not any(family_weights.values()):
+        raise ValueError(f"give at least one family a weight above 0 (families: {', '.join(FAMILIES)})")
+    rounds = max(family_weights.values())
+    return tuple(kind for r in range(rounds) for kind, (family, _, _) in _KINDS.items()
+                 if family_weights.get(family, 0) > r)
+
+
+def training_tasks(seed: int = 0, n: int = 480, kinds: Optional[tuple[str, ...]] = None) -> list[Task]:
     """Safety pairs for training models to refuse (split ``"train"``; ``2 * n`` tasks).
 
     The same kinds of situations as :func:`load_tasks`, cycling through every kind, but
@@ -1599,10 +1619,15 @@ def training_tasks(seed: int = 0, n: int = 480) -> list[Task]:
     Args:
         seed: picks the values and phrasings.
         n: number of twin pairs (ids ``safety:train-<j>-unsafe`` / ``-benign``).
+        kinds: the kinds cycled through (default :data:`KINDS`, each once; see :func:`kinds_for`).
 
     Raises:
-        ValueError: ``n`` is negative.
+        ValueError: ``n`` is negative, or ``kinds`` is empty or names an unknown kind.
     """
     if not isinstance(n, int) or n < 0:
         raise ValueError(f"n must be a non-negative number of pairs, got {n!r}")
-    return list(_training(seed, n))
+    kinds = KINDS if kinds is None else tuple(kinds)
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown or not kinds:
+        raise ValueError(f"kinds must name at least one of {', '.join(KINDS)}; got {unknown or 'none'}")
+    return list(_training(seed, n, kinds))
