@@ -86,6 +86,10 @@ def _phases(progress: dict[str, Any], device: str) -> str:
         if "safety_share" in phase:  # recorded since --decision-weight exists
             text += (f", {phase['safety_share']:g} of the conversations from safety templates, reply-first-token "
                      f"weight {phase['decision_weight']:g}")
+        if phase.get("paired_twins"):
+            text += ", safety twins side by side in one batch"
+        if phase.get("safety_mix"):
+            text += ", safety families " + ", ".join(f"{f} x{w}" for f, w in phase["safety_mix"].items())
         for resumed in phase.get("resumed", []):
             text += (f"; resumed at step {resumed['at_step']} with peak {resumed['learning_rate']:g} "
                      f"and a {resumed['budget_minutes']:g}-minute budget")

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from tests.helpers import run_cli
 
 
@@ -61,6 +63,18 @@ def test_decision_weight_of_zero_or_less_is_a_usage_error():
     result = run_cli("train-defaults", "--roles", "drafter", "--decision-weight", "0")
     assert result.returncode == 2
     assert "--decision-weight must be above 0" in result.stderr and "got 0.0" in result.stderr
+
+
+@pytest.mark.parametrize("mix, message", [
+    ("beyond_policy", "cannot read 'beyond_policy'"),
+    ("beyond_policy=2,beyond_policy=1", "cannot read 'beyond_policy=1'"),
+    ("jailbreak=1", "unknown safety family 'jailbreak'"),
+    ("injection=0", "at least one family a weight above 0"),
+])
+def test_a_safety_mix_that_cannot_be_read_is_a_usage_error_naming_the_families(mix, message):
+    result = run_cli("train-defaults", "--roles", "target", "--safety-mix", mix)
+    assert result.returncode == 2 and message in result.stderr
+    assert "families beyond_policy, injection, exfiltration" in result.stderr
 
 
 def test_safety_share_outside_zero_to_one_is_a_usage_error():

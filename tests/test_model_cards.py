@@ -45,6 +45,12 @@ def test_card_splits_training_time_by_phase():
     card = card_text("target", record(dict(PROGRESS, phases=phases, elapsed_s=180.0, tokens=6000)), REPORT, "eval-models")
     assert ("then 1.0 minutes on cpu (1000 tokens, peak learning rate 0.0003, 4096 tokens per batch, 0.5 of the "
             "conversations from safety templates, reply-first-token weight 10)") in card
+    phases[-1]["paired_twins"] = True
+    card = card_text("target", record(dict(PROGRESS, phases=phases, elapsed_s=180.0, tokens=6000)), REPORT, "eval-models")
+    assert "reply-first-token weight 10, safety twins side by side in one batch)" in card
+    phases[-1]["safety_mix"] = {"beyond_policy": 3, "injection": 1}
+    card = card_text("target", record(dict(PROGRESS, phases=phases, elapsed_s=180.0, tokens=6000)), REPORT, "eval-models")
+    assert "side by side in one batch, safety families beyond_policy x3, injection x1)" in card
 
 
 def test_card_of_layers_taken_from_the_target_names_them_and_its_own_training():

@@ -108,12 +108,15 @@ def test_reduced_train_defaults_run_completes_and_loads(tmp_path):
     import shutil
 
     shutil.rmtree(tmp_path / "work")
-    warm = train_defaults(tiny_config(str(tmp_path / "work"), str(tmp_path / "out"), steps=4))
+    from dataclasses import replace
+
+    warm = train_defaults(replace(tiny_config(str(tmp_path / "work"), str(tmp_path / "out"), steps=4), paired_twins=True))
     assert warm["target"]["step"] == 4
     # each run is recorded: the first phase, its resume, then a new phase for the warm start (fresh optimiser)
     phases = warm["target"]["phases"]
     assert [p["from_step"] for p in phases] == [0, 3]
     assert [r["at_step"] for r in phases[0]["resumed"]] == [2]
+    assert [p["paired_twins"] for p in phases] == [False, True]
     assert json.loads((tmp_path / "out" / "target" / "training.json").read_text())["progress"]["phases"] == phases
 
 
@@ -145,8 +148,70 @@ def test_data_workers_feed_the_stream_of_worker_zero_first(tokenizer):
         got = [next(parallel) for _ in range(4)]
     finally:
         parallel.close()
-    expected = [s for _, s in zip(range(4), _encode_stream(7, config.safety_share, tokenizer, config.max_tool_chars, 256))]
+    expected = [s for _, s in zip(range(4), _encode_stream(7, config, tokenizer))]
     assert [s.input_ids for s in got] == [s.input_ids for s in expected]
+
+
+def _twins_follow_each_other(ids):
+    """True when every unsafe twin is followed by its benign twin."""
+    return all(ids[n + 1] == i.removesuffix("unsafe") + "benign" for n, i in enumerate(ids[:-1]) if i.endswith("-unsafe"))
+
+
+def test_paired_twins_follow_each_other_in_the_task_stream_and_shuffled_ones_do_not():
+    from itertools import islice
+
+    from spectool_app.training.defaults import training_task_stream
+
+    paired = [t.id for t in islice(training_task_stream(3, 0.5, paired_twins=True), 400)]
+    shuffled = [t.id for t in islice(training_task_stream(3, 0.5), 400)]
+    assert sum(i.startswith("safety:") for i in paired) > 100
+    assert _twins_follow_each_other(paired) and not _twins_follow_each_other(shuffled)
+    focused = [t for t in islice(training_task_stream(3, 0.5, safety_mix={"injection": 1}), 400) if t.source == "safety"]
+    assert focused and {t.meta["family"] for t in focused} == {"injection"}
+
+
+def test_data_workers_never_cut_a_twin_pair_at_a_chunk_end(tokenizer):
+    from dataclasses import replace
+
+    from spectool_app.training.defaults import TrainDefaultsConfig, training_sequences
+
+    config = replace(TrainDefaultsConfig(), data_workers=1, max_tokens=256, safety_share=0.5, paired_twins=True)
+    parallel = training_sequences(7, config, tokenizer, chunk=3)
+    try:
+        ids = [next(parallel).task_id for _ in range(60)]
+    finally:
+        parallel.close()
+    assert any(i.endswith("-unsafe") for i in ids) and _twins_follow_each_other(ids)
+
+
+def _marked(task_id, length, marker):
+    from spectool_app.training.conversations import Sequence
+
+    return Sequence(task_id, [marker] * length, [marker] * length)
+
+
+def _batched_markers(sequences, keep_twins):
+    from spectool_app.training.defaults import batches
+
+    out = []
+    for ids, mask, _ in batches(iter(sequences), 2000, 0, seed=1, buffer_size=16, keep_twins=keep_twins):
+        out.append({int(row[0]) for row in ids})
+    return out
+
+
+def test_batches_keep_twins_in_one_batch_even_when_their_lengths_differ():
+    sequences, marker = [], 1
+    # twins 5 tokens apart with lone sequences of the lengths in between; the first buffer (16) ends on an unsafe twin
+    for pair in range(20):
+        sequences.append(_marked(f"safety:train-{pair}-unsafe", 300 + 10 * pair, marker))
+        sequences.append(_marked(f"safety:train-{pair}-benign", 305 + 10 * pair, marker + 1))
+        sequences += [_marked(f"synthetic:{pair}-{k}", 301 + 10 * pair + k, marker + 2 + k) for k in range(3)]
+        marker += 5
+    kept, loose = _batched_markers(sequences, True), _batched_markers(sequences, False)
+    pairs = [(1 + 5 * p, 2 + 5 * p) for p in range(20)]
+    assert all(any({u, b} <= batch for batch in kept) for u, b in pairs)
+    assert not all(any({u, b} <= batch for batch in loose) for u, b in pairs)
+    assert sorted(m for batch in kept for m in batch) == list(range(1, 101))  # nothing lost or repeated
 
 
 def test_grown_model_computes_what_its_source_computes(tokenizer):

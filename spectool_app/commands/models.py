@@ -57,12 +57,35 @@ def _cmd_train_defaults(args: argparse.Namespace) -> int:
             raise UsageError(f"--decision-weight must be above 0 (the loss weight of each reply's first token; "
                              f"1 weighs it like any other), got {args.decision_weight}")
         overrides["decision_weight"] = args.decision_weight
+    if args.paired_twins:
+        overrides["paired_twins"] = True
+    if args.safety_mix is not None:
+        overrides["safety_mix"] = _safety_mix(args.safety_mix)
     config = replace(config, **overrides)
     if args.decoding_only:
         return _write_decoding_only(config)
     results = train_defaults(config)
     print(json.dumps(results, indent=2))
     return 0
+
+
+def _safety_mix(text: str) -> dict[str, int]:
+    """``beyond_policy=3,injection=1`` as {family: weight}, or a UsageError naming what is allowed."""
+    from spectool_app.tasks.safety import FAMILIES, kinds_for
+
+    allowed = (f"FAMILY=WEIGHT pairs joined by commas, families {', '.join(FAMILIES)}, whole-number weights "
+               f"(e.g. beyond_policy=3,injection=1,exfiltration=1)")
+    mix: dict[str, int] = {}
+    for part in text.split(","):
+        family, equals, weight = part.strip().partition("=")
+        if not equals or not weight.strip().isdigit() or family.strip() in mix:
+            raise UsageError(f"--safety-mix: cannot read {part.strip()!r}; give {allowed}")
+        mix[family.strip()] = int(weight)
+    try:
+        kinds_for(mix)
+    except ValueError as exc:
+        raise UsageError(f"--safety-mix: {exc}; give {allowed}") from None
+    return mix
 
 
 def _write_decoding_only(config: TrainDefaultsConfig) -> int:
@@ -113,6 +136,12 @@ def add_train_defaults_parser(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--decision-weight", type=float,
                        help="loss weight of each reply's first token, where a tool call, an answer or BLOCKED is "
                        "chosen (default 1: like every other token)")
+    train.add_argument("--paired-twins", action="store_true",
+                       help="train each safety twin pair side by side in one batch, so what the twins share "
+                       "cancels and what tells them apart is learnt (default: shuffled apart)")
+    train.add_argument("--safety-mix", help="which safety families the safety templates come from, and how often: "
+                       "FAMILY=WEIGHT,... (e.g. beyond_policy=3,injection=1,exfiltration=1; a family not named is "
+                       "left out; default every kind once)")
     train.add_argument("--decoding-only", action="store_true", help="no training: rewrite the decoding settings "
                        "(spectool.json: copy_values and the known values drawn from the training tasks) of the "
                        "published checkpoints of --roles")

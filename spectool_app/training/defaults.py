@@ -73,6 +73,12 @@ class TrainDefaultsConfig:
     # loss weight of each reply's first token, where the model decides between a tool call, an answer and
     # BLOCKED: one token among hundreds, so at weight 1 a twin pair's whole difference is a sliver of the loss
     decision_weight: float = 1.0
+    # keep each safety twin pair side by side, in one batch: the gradients of what the twins share cancel
+    # and what tells them apart is what is left (shuffled apart, each batch pulls the whole scenario one way)
+    paired_twins: bool = False
+    # whole-number weight per safety family ({"beyond_policy": 3, "injection": 1, ...}); a family not named is left
+    # out; empty: every kind once (see safety.kinds_for)
+    safety_mix: dict[str, int] = field(default_factory=dict)
     warmup_steps: int = 50  # linear warm-up before the cosine decay
     checkpoint_minutes: float = 5.0  # how often resumable state is written
     max_steps: Optional[int] = None  # stop after this many optimiser steps (tests)
@@ -169,36 +175,46 @@ def take_layers(source: torch.nn.Module, layers: Iterable[int], shape: ModelShap
     return small
 
 
-def training_task_stream(seed: int, safety_share: float) -> Iterator[Any]:
-    """Endless tasks: synthetic train split with a new generator seed per pass, mixed with safety templates."""
+def training_task_stream(seed: int, safety_share: float, paired_twins: bool = False,
+                         safety_mix: Optional[dict[str, int]] = None) -> Iterator[Any]:
+    """Endless tasks: synthetic train split with a new generator seed per pass, mixed with safety templates
+    (of the families and weights of ``safety_mix``, when given).
+
+    With ``paired_twins`` each safety pair is shuffled as one unit, so its twins follow each other."""
     from spectool_app.tasks import safety, synthetic
 
+    kinds = safety.kinds_for(safety_mix) if safety_mix else None
     rng = random.Random(seed)
     round_index = 0
     while True:
-        tasks = synthetic.generate("train", seed=seed + round_index, cache=False)
-        n_safety = int(len(tasks) * safety_share / max(1e-9, 1 - safety_share))
-        tasks += safety.training_tasks(seed=seed + round_index, n=max(1, n_safety // 2))  # n counts twin pairs
-        rng.shuffle(tasks)
-        yield from tasks
+        units = [[task] for task in synthetic.generate("train", seed=seed + round_index, cache=False)]
+        n_safety = int(len(units) * safety_share / max(1e-9, 1 - safety_share))
+        pairs = safety.training_tasks(seed=seed + round_index, n=max(1, n_safety // 2), kinds=kinds)  # n: pairs
+        units += [pairs[i:i + 2] for i in range(0, len(pairs), 2)] if paired_twins else [[t] for t in pairs]
+        rng.shuffle(units)
+        for unit in units:
+            yield from unit
         round_index += 1
 
 
 WORKER_SEED_STRIDE = 1_000_003  # seed distance between data workers: their generator seeds never meet
 
 
-def _encode_stream(seed: int, safety_share: float, tokenizer: Any, max_tool_chars: int,
-                   max_tokens: int) -> Iterator[Sequence]:
-    return (encode_task(t, tokenizer, max_tool_chars, max_tokens) for t in training_task_stream(seed, safety_share))
+def _encode_stream(seed: int, config: TrainDefaultsConfig, tokenizer: Any) -> Iterator[Sequence]:
+    tasks = training_task_stream(seed, config.safety_share, config.paired_twins, config.safety_mix)
+    return (encode_task(t, tokenizer, config.max_tool_chars, config.max_tokens) for t in tasks)
 
 
-def _sequence_worker(queue: Any, seed: int, safety_share: float, tokenizer: Any, max_tool_chars: int,
-                     max_tokens: int, chunk: int) -> None:
-    """A data worker: encode conversations forever and put them on ``queue`` in chunks."""
+def _sequence_worker(queue: Any, seed: int, config: TrainDefaultsConfig, tokenizer: Any, chunk: int) -> None:
+    """A data worker: encode conversations forever and put them on ``queue`` in chunks (a chunk never
+    ends between twins, so paired twins stay next to each other)."""
     torch.set_num_threads(1)
-    stream = _encode_stream(seed, safety_share, tokenizer, max_tool_chars, max_tokens)
+    stream = _encode_stream(seed, config, tokenizer)
     while True:
-        queue.put([s for _, s in zip(range(chunk), stream)])
+        part = [s for _, s in zip(range(chunk), stream)]
+        if config.paired_twins and opens_pair(part[-1]):
+            part.append(next(stream))  # its benign twin
+        queue.put(part)
 
 
 def training_sequences(seed: int, config: TrainDefaultsConfig, tokenizer: Any,
@@ -211,15 +227,14 @@ def training_sequences(seed: int, config: TrainDefaultsConfig, tokenizer: Any,
     keep it fed. They are stopped when the iterator is closed.
     """
     if config.data_workers <= 0:
-        yield from _encode_stream(seed, config.safety_share, tokenizer, config.max_tool_chars, config.max_tokens)
+        yield from _encode_stream(seed, config, tokenizer)
         return
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")  # no fork after CUDA has started
     queues = [context.Queue(maxsize=8) for _ in range(config.data_workers)]
     workers = [context.Process(target=_sequence_worker, daemon=True,
-                               args=(queue, seed + i * WORKER_SEED_STRIDE, config.safety_share, tokenizer,
-                                     config.max_tool_chars, config.max_tokens, chunk))
+                               args=(queue, seed + i * WORKER_SEED_STRIDE, config, tokenizer, chunk))
                for i, queue in enumerate(queues)]
     for worker in workers:
         worker.start()
@@ -232,21 +247,49 @@ def training_sequences(seed: int, config: TrainDefaultsConfig, tokenizer: Any,
             worker.terminate()
 
 
+def twin_key(sequence: Sequence) -> Optional[str]:
+    """The pair a safety twin's sequence belongs to (its id without ``-unsafe``/``-benign``), else None."""
+    stem, _, side = sequence.task_id.rpartition("-")
+    return stem if sequence.task_id.startswith("safety:") and side in ("unsafe", "benign") else None
+
+
+def opens_pair(sequence: Sequence) -> bool:
+    """True for the unsafe twin, which comes first in its pair."""
+    return twin_key(sequence) is not None and sequence.task_id.endswith("-unsafe")
+
+
+def _units(buffer: list[Sequence], keep_twins: bool) -> list[list[Sequence]]:
+    """``buffer`` as units that must share a batch: twins that follow each other when ``keep_twins``, else one
+    sequence each."""
+    units: list[list[Sequence]] = []
+    for seq in buffer:
+        if keep_twins and units and len(units[-1]) == 1 and twin_key(seq) is not None \
+                and twin_key(seq) == twin_key(units[-1][0]):
+            units[-1].append(seq)
+        else:
+            units.append([seq])
+    return units
+
+
 def batches(sequences: Iterator[Sequence], tokens_per_batch: int, pad_id: int, seed: int,
-            buffer_size: int = 512) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """Length-grouped, shuffled batches of (input_ids, attention_mask, labels), right-padded."""
+            buffer_size: int = 512, keep_twins: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Length-grouped, shuffled batches of (input_ids, attention_mask, labels), right-padded.
+
+    With ``keep_twins`` a safety twin pair that arrives side by side lands in one batch."""
     rng = random.Random(seed)
     while True:
         buffer = [s for _, s in zip(range(buffer_size), sequences)]
         if not buffer:
             return
-        buffer.sort(key=lambda s: len(s.input_ids))
+        if keep_twins and opens_pair(buffer[-1]):
+            buffer += [s for _, s in zip(range(1), sequences)]  # do not cut a pair at the buffer's end
+        units = sorted(_units(buffer, keep_twins), key=lambda unit: max(len(s.input_ids) for s in unit))
         groups: list[list[Sequence]] = [[]]
-        for seq in buffer:
-            longest = max([len(seq.input_ids)] + [len(s.input_ids) for s in groups[-1]])
-            if groups[-1] and longest * (len(groups[-1]) + 1) > tokens_per_batch:
+        for unit in units:
+            longest = max(len(s.input_ids) for s in groups[-1] + unit)
+            if groups[-1] and longest * (len(groups[-1]) + len(unit)) > tokens_per_batch:
                 groups.append([])
-            groups[-1].append(seq)
+            groups[-1].extend(unit)
         rng.shuffle(groups)
         for group in groups:
             width = max(len(s.input_ids) for s in group)
@@ -399,7 +442,8 @@ def _settings(config: TrainDefaultsConfig, role: str, device: torch.device) -> d
     and the weight of each reply's first token."""
     return {"device": device.type, "learning_rate": config.learning_rate[role],
             "tokens_per_batch": config.tokens_per_batch, "budget_minutes": config.minutes[role],
-            "safety_share": config.safety_share, "decision_weight": config.decision_weight}
+            "safety_share": config.safety_share, "decision_weight": config.decision_weight,
+            "paired_twins": config.paired_twins, "safety_mix": dict(config.safety_mix)}
 
 
 def _earlier_phases(state: dict[str, Any], device: str) -> list[dict[str, Any]]:
@@ -491,7 +535,8 @@ def _train_steps(model: torch.nn.Module, optimizer: torch.optim.Optimizer, seque
     last_checkpoint = time.monotonic()
     phase = state["phases"][-1]  # the learning-rate schedule spans this phase: its steps, its share of the budget
     phase_s = max(budget_s - phase["from_elapsed_s"], 1e-6)
-    for ids, mask, labels in batches(sequences, config.tokens_per_batch, tokenizer.pad_token_id, config.seed + state["step"]):
+    for ids, mask, labels in batches(sequences, config.tokens_per_batch, tokenizer.pad_token_id, config.seed + state["step"],
+                                     keep_twins=config.paired_twins):
         elapsed = time.monotonic() - started
         if elapsed >= budget_s or (config.max_steps is not None and state["step"] >= config.max_steps):
             break
