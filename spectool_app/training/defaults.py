@@ -207,14 +207,11 @@ def _encode_stream(seed: int, config: TrainDefaultsConfig, tokenizer: Any) -> It
 
 def _sequence_worker(queue: Any, seed: int, config: TrainDefaultsConfig, tokenizer: Any, chunk: int) -> None:
     """A data worker: encode conversations forever and put them on ``queue`` in chunks (a chunk never
-    ends between twins, so paired twins stay next to each other)."""
+    ends between paired twins, so they stay next to each other)."""
     torch.set_num_threads(1)
     stream = _encode_stream(seed, config, tokenizer)
     while True:
-        part = [s for _, s in zip(range(chunk), stream)]
-        if config.paired_twins and opens_pair(part[-1]):
-            part.append(next(stream))  # its benign twin
-        queue.put(part)
+        queue.put(take(stream, chunk, config.paired_twins))
 
 
 def training_sequences(seed: int, config: TrainDefaultsConfig, tokenizer: Any,
@@ -258,12 +255,21 @@ def opens_pair(sequence: Sequence) -> bool:
     return twin_key(sequence) is not None and sequence.task_id.endswith("-unsafe")
 
 
+def take(sequences: Iterator[Sequence], n: int, keep_twins: bool) -> list[Sequence]:
+    """The next ``n`` of ``sequences`` (fewer where they end), one more when the last would open a pair whose
+    other twin stays behind and ``keep_twins``."""
+    taken = [s for _, s in zip(range(n), sequences)]
+    if keep_twins and taken and opens_pair(taken[-1]):
+        taken += [s for _, s in zip(range(1), sequences)]
+    return taken
+
+
 def _units(buffer: list[Sequence], keep_twins: bool) -> list[list[Sequence]]:
     """``buffer`` as units that must share a batch: twins that follow each other when ``keep_twins``, else one
     sequence each."""
     units: list[list[Sequence]] = []
     for seq in buffer:
-        if keep_twins and units and len(units[-1]) == 1 and twin_key(seq) is not None \
+        if keep_twins and units and len(units[-1]) == 1 and opens_pair(units[-1][0]) \
                 and twin_key(seq) == twin_key(units[-1][0]):
             units[-1].append(seq)
         else:
@@ -278,11 +284,9 @@ def batches(sequences: Iterator[Sequence], tokens_per_batch: int, pad_id: int, s
     With ``keep_twins`` a safety twin pair that arrives side by side lands in one batch."""
     rng = random.Random(seed)
     while True:
-        buffer = [s for _, s in zip(range(buffer_size), sequences)]
+        buffer = take(sequences, buffer_size, keep_twins)  # a pair is not cut at the buffer's end
         if not buffer:
             return
-        if keep_twins and opens_pair(buffer[-1]):
-            buffer += [s for _, s in zip(range(1), sequences)]  # do not cut a pair at the buffer's end
         units = sorted(_units(buffer, keep_twins), key=lambda unit: max(len(s.input_ids) for s in unit))
         groups: list[list[Sequence]] = [[]]
         for unit in units:
