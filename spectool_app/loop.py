@@ -1,7 +1,8 @@
 """The speculative loop: a generator of typed events over one isolated episode.
 
 Per step: the drafter proposes, the verifier judges, an accepted draft executes, a rejected
-one falls back to the target; the policy guard sees every action before it runs. Modes:
+one falls back to the target; the policy guard (the rules, then the learned safety guard
+when one is given: ``spectool_app.guard``) sees every action before it runs. Modes:
 
 - ``target_only`` / ``draft_only``: one model decides every step;
 - ``speculative``: draft -> verify -> target on reject (sequential; the rejected draft's text is
@@ -75,12 +76,13 @@ class SpeculativeLoop:
     """Runs tasks with fixed models, verifier and config; ``run(task)`` yields events."""
 
     def __init__(self, models: dict[str, Any], verifier: Optional[Verifier], config: LoopConfig,
-                 rules: PolicyRules = PolicyRules()) -> None:
+                 rules: PolicyRules = PolicyRules(), guard: Optional[Any] = None) -> None:
         self.drafter = models.get("drafter")  # ChatModel proposing drafts
         self.target = models.get("target")  # ChatModel used on rejection
         self.verifier = verifier  # judges drafts (speculative, parallel, shadow)
         self.config = config  # mode, threshold, limits
         self.rules = rules  # global policy rules (the task's are merged per episode)
+        self.guard = guard  # a learned check after the rules: check(messages, tools, action) -> reason or None
         self._pool = ThreadPoolExecutor(max_workers=1) if config.mode == "parallel" else None
         needs = {"target_only": ["target"], "draft_only": ["drafter"]}.get(config.mode, ["drafter", "target"])
         missing = [role for role in needs if models.get(role) is None]
@@ -110,10 +112,13 @@ class SpeculativeLoop:
                 action, source = decided.action, decided.source
                 policy_started = time.perf_counter()
                 denied = check_action(action, rules)
+                reason = None if denied is None else f"policy rule {denied}"
+                if denied is None and self.guard is not None:  # the learned check: its reason names it
+                    denied = reason = self.guard.check(messages, tools, action)
                 timings["policy"] = time.perf_counter() - policy_started
                 yield PolicyDecided(turn, index, action, denied is None, denied, timings["policy"])
                 if denied is not None:
-                    action, source = Blocked(f"policy rule {denied}"), "blocked"
+                    action, source = Blocked(reason), "blocked"
                 result_text = None
                 if isinstance(action, ToolCall):
                     tool_started = time.perf_counter()

@@ -33,6 +33,7 @@ class RunRequest:
     limit: Optional[int] = None  # run only the first N tasks of the set
     task_ids: tuple[str, ...] = ()  # run exactly these tasks instead of the set
     seed: int = 0  # task generation seed
+    guard: Optional[str] = None  # a safety guard folder (spectool_app.guard); None: no guard
 
     def validate(self) -> None:
         """Raise ValueError naming the valid choices for any bad field."""
@@ -42,6 +43,8 @@ class RunRequest:
             raise ValueError(f"unknown verifier {self.verifier!r}; valid verifiers: {', '.join(VERIFIER_KINDS)}")
         if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"threshold must be between 0 and 1, got {self.threshold}")
+        if self.guard is not None and not self.guard.strip():
+            raise ValueError("guard must name a safety guard folder (e.g. models/guard), got an empty string")
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"limit must be a positive number of tasks, got {self.limit}")
 
@@ -72,6 +75,14 @@ def load_models(preset: Optional[str]) -> dict[str, Any]:
     return load_preset(preset)
 
 
+@functools.lru_cache(maxsize=2)
+def _load_guard(folder: str) -> Any:
+    """The safety guard in ``folder``, loaded once per process."""
+    from spectool_app.guard import SafetyGuard
+
+    return SafetyGuard(folder)
+
+
 def stream_run(request: RunRequest, engine: Engine, models: Optional[dict[str, Any]] = None,
                stats: Optional[RunStats] = None, tasks: Optional[list[Task]] = None,
                notes: Optional[dict[str, Any]] = None) -> Iterator[tuple[int, StepEvent]]:
@@ -88,7 +99,8 @@ def stream_run(request: RunRequest, engine: Engine, models: Optional[dict[str, A
     needs_verifier = request.mode not in ("target_only", "draft_only")
     verifier = make_verifier(request.verifier, models) if needs_verifier else None
     threshold = resolved_threshold(request, verifier)
-    loop = SpeculativeLoop(models, verifier, LoopConfig(mode=request.mode, threshold=threshold))
+    guard = _load_guard(request.guard) if request.guard else None
+    loop = SpeculativeLoop(models, verifier, LoopConfig(mode=request.mode, threshold=threshold), guard=guard)
     with Recorder(engine) as recorder:  # ends the run done, failed, or interrupted (Ctrl-C, SIGTERM, the consumer stopped)
         run_id = recorder.start_run(
             mode=request.mode, verifier=request.verifier if needs_verifier else "", threshold=threshold,

@@ -113,7 +113,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     request = RunRequest(task_set=args.tasks, mode=args.mode, verifier=args.verifier, threshold=args.threshold,
                          preset=preset_name(args.preset), limit=args.limit, task_ids=tuple(args.task or ()),
-                         seed=args.seed)
+                         seed=args.seed, guard=args.guard)
     request.validate()
     tasks = select_tasks(request)  # unknown source, split or task id: TaskError (exit 2)
     engine = open_store(args.db)  # locked, read-only or unreachable: StoreError (exit 1), no run row
@@ -144,6 +144,8 @@ def add_run_parser(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--preset", help="model preset (default: SPECTOOL_PRESET or embedded)")
     run.add_argument("--limit", type=int, help="run only the first N tasks of the set")
     run.add_argument("--seed", type=int, default=0, help="task generation seed")
+    run.add_argument("--guard", nargs="?", const="models/guard", metavar="DIR",
+                     help="check every tool call with the safety guard in DIR (default models/guard) before it runs")
     run.add_argument("--db", help="database URL (default: SPECTOOL_DB_URL or the data folder's SQLite file)")
     run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     run.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")

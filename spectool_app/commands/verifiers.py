@@ -1,4 +1,4 @@
-"""``build-pairs``, ``refresh-pairs``, ``merge-pairs``, ``train-verifier``, ``calibrate-verifier``, ``eval-verifiers``."""
+"""``build-pairs``, ``build-guard-pairs``, ``eval-guard``, ``refresh-pairs``, ``merge-pairs``, ``train-verifier``, ``calibrate-verifier``, ``eval-verifiers``."""
 
 from __future__ import annotations
 
@@ -85,6 +85,67 @@ def _add_build_pairs(commands: argparse._SubParsersAction) -> None:
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     build.set_defaults(handler=_cmd_build_pairs)
+
+
+def _cmd_build_guard_pairs(args: argparse.Namespace) -> int:
+    from spectool_app.guard import GuardPairOptions, guard_eval_rows, guard_rows
+    from spectool_app.pairs import class_balance, write_pairs
+
+    if args.pairs < 1 or args.focus_pairs < 0:
+        raise UsageError(f"--pairs must be at least 1 and --focus-pairs at least 0; got {args.pairs} and {args.focus_pairs}")
+    options = GuardPairOptions(pairs=args.pairs, focus_pairs=args.focus_pairs, seed=args.seed)
+    out, summary = Path(args.out), {"command": _command(args), "splits": {}}
+    for split, rows in (("train", guard_rows(options)), ("dev", guard_eval_rows("dev")), ("test", guard_eval_rows("test"))):
+        path = write_pairs(rows, out / f"{split}.jsonl")
+        balance = class_balance(rows)
+        summary["splits"][split] = {"file": str(path), **balance}
+        print(f"{split}: {balance['rows']} rows, {balance['accept']} SAFE / {balance['reject']} UNSAFE -> {path}",
+              file=sys.stderr)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    if args.json:
+        print(json.dumps(summary, sort_keys=True))
+    return 0
+
+
+def _add_build_guard_pairs(commands: argparse._SubParsersAction) -> None:
+    build = commands.add_parser("build-guard-pairs", help="SAFE/UNSAFE rows for the safety guard (train: safety "
+                                "training templates; dev, test: the safety sets' risky steps)")
+    build.add_argument("--out", default="data/guard", help="folder for train.jsonl, dev.jsonl, test.jsonl")
+    build.add_argument("--pairs", type=int, default=2000, help="safety training pairs over every kind")
+    build.add_argument("--focus-pairs", type=int, default=1000,
+                       help="extra pairs over the kinds whose cue is a comparison (guard.FOCUS_KINDS)")
+    build.add_argument("--seed", type=int, default=777, help="safety template seed")
+    build.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    build.set_defaults(handler=_cmd_build_guard_pairs)
+
+
+def _cmd_eval_guard(args: argparse.Namespace) -> int:
+    from spectool_app.guard import SafetyGuard, guard_report
+
+    if args.split not in ("dev", "test"):
+        raise UsageError(f"--split must be dev or test, got {args.split!r}")
+    if args.ordinary < 0:
+        raise UsageError(f"--ordinary must be 0 or more calls, got {args.ordinary}")
+    report = guard_report(SafetyGuard(args.guard, threshold=args.threshold), args.split, args.ordinary)
+    line = (f"guard on safety {args.split} ({report['pairs']} pairs, threshold {report['threshold']:.4f}): "
+            f"unsafe caught {100 * report['unsafe_caught']:.1f}%, benign twins flagged "
+            f"{100 * report['benign_flagged']:.1f}%, ordinary synthetic calls flagged "
+            f"{100 * report['ordinary_flagged']:.1f}% of {report['ordinary_calls']}, AUROC {report['auroc']:.4f}")
+    for kind, counts in report["by_kind"].items():
+        line += (f"\n  {kind:<24} caught {counts['caught']}/{counts['unsafe']}  "
+                 f"flagged {counts['flagged']}/{counts['benign']}")
+    return _report(args, report, line)
+
+
+def _add_eval_guard(commands: argparse._SubParsersAction) -> None:
+    evaluate = commands.add_parser("eval-guard", help="the safety guard on the safety sets' risky steps and on "
+                                   "ordinary synthetic calls")
+    evaluate.add_argument("--guard", default=None, metavar="DIR", help="guard folder (default models/guard)")
+    evaluate.add_argument("--split", default="test", help="dev or test (default test)")
+    evaluate.add_argument("--threshold", type=float, help="block below this p_safe (default: the folder's calibrated one)")
+    evaluate.add_argument("--ordinary", type=int, default=400, help="synthetic gold calls checked (default 400)")
+    evaluate.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    evaluate.set_defaults(handler=_cmd_eval_guard)
 
 
 def _cmd_refresh_pairs(args: argparse.Namespace) -> int:
@@ -290,6 +351,8 @@ def _add_tune_thresholds(commands: argparse._SubParsersAction) -> None:
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     _add_build_pairs(commands)
+    _add_build_guard_pairs(commands)
+    _add_eval_guard(commands)
     _add_refresh_pairs(commands)
     _add_merge_pairs(commands)
     _add_train_verifier(commands)

@@ -1,0 +1,182 @@
+"""The safety guard: its rows (training templates only, twins labelled apart), its check, the loop's use of it."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import replace
+
+import pytest
+
+from spectool_app.actions import Answer, Blocked, ToolCall, action_from_json
+from spectool_app.events import PolicyDecided, StepDone, ToolExecuted
+from spectool_app.guard import FOCUS_KINDS, GuardPairOptions, SafetyGuard, guard_eval_rows, guard_rows
+from spectool_app.loop import LoopConfig, SpeculativeLoop
+from spectool_app.pairs import write_pairs
+from spectool_app.policy import PolicyRules
+from spectool_app.tasks.bfcl import load_task
+from spectool_app.training.verifier import VerifierTrainConfig, train_verifier
+from tests.test_loop import GoldModel
+
+SMALL = GuardPairOptions(pairs=12, focus_pairs=7, synthetic_tasks=5)
+
+
+@pytest.fixture(scope="module")
+def small_rows():
+    return guard_rows(SMALL)
+
+
+def test_guard_rows_label_the_unsafe_call_unsafe_and_everything_else_safe(small_rows):
+    kinds = Counter((row["kind"], row["label"]) for row in small_rows)
+    assert kinds[("unsafe", 0)] == kinds[("benign_twin", 1)] == SMALL.pairs + SMALL.focus_pairs
+    assert kinds[("before_risky", 1)] > 0 and kinds[("ordinary", 1)] == SMALL.pairs // 2
+    assert {label for (kind, label) in kinds if kind != "unsafe"} == {1}
+    assert all(row["task_id"].startswith(("safety:train-", "synthetic:train-")) for row in small_rows)
+    unsafe = [row for row in small_rows if row["label"] == 0]
+    assert all(isinstance(action_from_json(row["draft"]), ToolCall) for row in unsafe)
+
+
+def test_guard_rows_pair_each_unsafe_call_with_its_benign_twin_at_the_same_step(small_rows):
+    by_task = {(row["task_id"], row["turn"], row["step"]): row for row in small_rows if row["kind"] in ("unsafe", "benign_twin")}
+    for (task_id, turn, step), row in by_task.items():
+        if row["kind"] == "unsafe":
+            twin = by_task[(task_id.replace("-unsafe", "-benign"), turn, step)]
+            assert twin["label"] == 1 and twin["context"] != row["context"]
+
+
+def test_focus_pairs_come_only_from_the_comparison_kinds():
+    plain, focused = guard_rows(replace(SMALL, focus_pairs=0)), guard_rows(SMALL)
+    extra = Counter(r["context"] for r in focused if r["kind"] == "unsafe") - Counter(r["context"] for r in plain if r["kind"] == "unsafe")
+    assert sum(extra.values()) == SMALL.focus_pairs
+    from spectool_app.tasks.safety import training_tasks
+
+    kinds = {t.meta["kind"] for t in training_tasks(seed=SMALL.seed + 1, n=SMALL.focus_pairs, kinds=FOCUS_KINDS)}
+    assert kinds <= set(FOCUS_KINDS)
+
+
+def test_bad_guard_options_and_splits_name_what_is_allowed():
+    with pytest.raises(ValueError, match="guard pairs must be >= 1"):
+        guard_rows(GuardPairOptions(pairs=0))
+    with pytest.raises(ValueError, match="dev or test"):
+        guard_eval_rows("train")
+
+
+def test_guard_eval_rows_hold_one_unsafe_and_one_benign_row_per_dev_pair():
+    rows = guard_eval_rows("dev")
+    labels = Counter(row["label"] for row in rows)
+    assert labels[0] == labels[1] > 0
+    assert all(row["task_id"].startswith("safety:dev-") for row in rows)
+
+
+@pytest.fixture(scope="module")
+def tiny_guard(tmp_path_factory, small_rows):
+    folder = tmp_path_factory.mktemp("guard")
+    train = write_pairs(small_rows, folder / "train.jsonl")
+    dev = write_pairs(small_rows[:16], folder / "dev.jsonl")
+    config = VerifierTrainConfig(train_file=str(train), dev_file=str(dev), out_dir=str(folder / "guard"),
+                                 work_dir=str(folder / "work"), max_steps=1, batch_size=4, latency_pairs=2,
+                                 command="pytest")
+    train_verifier(config)
+    return folder / "guard"
+
+
+def test_guard_blocks_a_tool_call_below_its_threshold_and_never_an_answer(tiny_guard):
+    context = [{"role": "system", "content": "Policy: never delete files."}, {"role": "user", "content": "Delete a.txt"}]
+    call = ToolCall("rm", {"file_name": "a.txt"})
+    strict, lenient = SafetyGuard(str(tiny_guard), threshold=1.0), SafetyGuard(str(tiny_guard), threshold=0.0)
+    p_safe = strict.p_safe(context, [], call)
+    assert 0.0 <= p_safe < 1.0
+    assert strict.check(context, [], call) == f"safety guard (p_safe {p_safe:.3f} < 1.000)"
+    assert lenient.check(context, [], call) is None
+    assert strict.check(context, [], Answer("I will not.")) is None
+
+
+def test_guard_threshold_defaults_to_the_calibrated_one_and_must_be_a_probability(tiny_guard):
+    calibrated = json.loads((tiny_guard / "verifier_config.json").read_text())["threshold"]
+    assert SafetyGuard(str(tiny_guard)).threshold == pytest.approx(calibrated)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        SafetyGuard(str(tiny_guard), threshold=1.5)
+
+
+class DenyTool:
+    """A stand-in guard: denies one tool by name and records what it saw."""
+
+    def __init__(self, name):
+        self.name, self.seen = name, []
+
+    def check(self, messages, tools, action):
+        self.seen.append(action)
+        return f"safety guard (denies {self.name})" if isinstance(action, ToolCall) and action.name == self.name else None
+
+
+def test_the_loop_blocks_what_the_guard_denies_and_runs_nothing_of_it():
+    task = load_task("bfcl:multi_turn_base_0")
+    first = task.gold[0][0]
+    guard = DenyTool(first.name)
+    models = {"target": GoldModel(task, "target")}
+    events = list(SpeculativeLoop(models, None, LoopConfig(mode="target_only"), PolicyRules(), guard=guard).run(task))
+    decided = next(e for e in events if isinstance(e, PolicyDecided))
+    assert decided.allowed is False and decided.rule == f"safety guard (denies {first.name})"
+    done = next(e for e in events if isinstance(e, StepDone))
+    assert done.action == Blocked(f"safety guard (denies {first.name})") and done.source == "blocked"
+    assert not any(isinstance(e, ToolExecuted) and e.call.name == first.name for e in events[:events.index(done)])
+    assert guard.seen[0] == first
+
+
+def test_policy_rules_decide_before_the_guard_and_keep_their_reason():
+    task = load_task("bfcl:multi_turn_base_0")
+    first = task.gold[0][0]
+    guard = DenyTool(first.name)
+    rules = PolicyRules(deny_tools=frozenset({first.name}))
+    events = list(SpeculativeLoop({"target": GoldModel(task, "target")}, None, LoopConfig(mode="target_only"), rules,
+                                  guard=guard).run(task))
+    done = next(e for e in events if isinstance(e, StepDone))
+    assert done.action == Blocked(f"policy rule deny_tools:{first.name}")
+    decided = [e for e in events if isinstance(e, PolicyDecided)]
+    by_rule = [e for e in decided if (e.rule or "").startswith("deny_tools:")]
+    assert by_rule and len(guard.seen) == len(decided) - len(by_rule)  # what a rule denies never reaches the guard
+
+
+def test_build_guard_pairs_writes_train_dev_and_test_rows(tmp_path):
+    from spectool_app.cli import main
+
+    assert main(["build-guard-pairs", "--out", str(tmp_path), "--pairs", "4", "--focus-pairs", "1"]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert set(summary["splits"]) == {"train", "dev", "test"}
+    train = [json.loads(line) for line in (tmp_path / "train.jsonl").read_text().splitlines()]
+    assert Counter(row["kind"] for row in train)["unsafe"] == 5
+    assert summary["command"].startswith("python -m spectool_app build-guard-pairs")
+
+
+def test_bad_guard_pair_counts_and_an_empty_guard_folder_are_usage_errors(capsys):
+    from spectool_app.cli import main
+
+    assert main(["build-guard-pairs", "--pairs", "0"]) == 2
+    assert "--pairs must be at least 1" in capsys.readouterr().err
+    assert main(["run", "--tasks", "synthetic:test", "--limit", "1", "--guard", " "]) == 2
+    assert "guard must name a safety guard folder" in capsys.readouterr().err
+
+
+def test_a_folder_without_a_guard_says_how_to_build_one(tmp_path):
+    from models.base import ModelUnavailableError
+
+    with pytest.raises(ModelUnavailableError, match="no safety guard in .*build-guard-pairs"):
+        SafetyGuard(str(tmp_path))
+
+
+def test_guard_report_counts_what_the_threshold_blocks_per_kind(tiny_guard):
+    from spectool_app.guard import guard_report
+
+    everything = guard_report(SafetyGuard(str(tiny_guard), threshold=1.0), "dev", ordinary=3)
+    assert (everything["unsafe_caught"], everything["benign_flagged"], everything["ordinary_flagged"]) == (1.0, 1.0, 1.0)
+    assert sum(k["unsafe"] for k in everything["by_kind"].values()) == everything["pairs"] == len(guard_eval_rows("dev")) // 2
+    nothing = guard_report(SafetyGuard(str(tiny_guard), threshold=0.0), "dev", ordinary=3)
+    assert (nothing["unsafe_caught"], nothing["benign_flagged"], nothing["ordinary_flagged"]) == (0.0, 0.0, 0.0)
+    assert nothing["auroc"] == everything["auroc"] and nothing["ordinary_calls"] == 3
+
+
+def test_eval_guard_refuses_the_training_split(capsys):
+    from spectool_app.cli import main
+
+    assert main(["eval-guard", "--split", "train"]) == 2
+    assert "--split must be dev or test" in capsys.readouterr().err
