@@ -91,6 +91,7 @@ class BenchOptions:
     sizes: dict[str, int] = field(default_factory=dict)  # per-set limits (aliases allowed); override limit
     seed: int = 0  # task generation and subset sampling
     preset: Optional[str] = None  # model preset (None: SPECTOOL_PRESET or embedded)
+    guard: Optional[str] = None  # a safety guard folder every configuration checks tool calls with (None: none)
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,8 @@ def bench_command(options: dict[str, Any]) -> str:
         parts.append(f"--preset {options['preset']}")
     if options.get("seed"):
         parts.append(f"--seed {options['seed']}")
+    if options.get("guard"):
+        parts.append(f"--guard {options['guard']}")
     return " ".join(parts)
 
 
@@ -366,7 +369,8 @@ class _ConfigStream:
         request = RunRequest(task_set="bench:" + "+".join(plan.task_ids), mode=config.mode,
                              verifier=config.verifier if config.verifier != NO_VERIFIER else "exact_match",
                              threshold=config.threshold if config.threshold is not None else DEFAULT_THRESHOLD,
-                             preset=plan.options.get("preset"), seed=plan.options["seed"])
+                             preset=plan.options.get("preset"), seed=plan.options["seed"],
+                             guard=plan.options.get("guard"))
         notes = {"bench": {"folder": folder.name, "config": config.key, "warmup_task": plan.warmup_task}}
         self.config = config  # what runs
         self.run_id: Optional[int] = None  # the run row, known after the first event
@@ -408,6 +412,9 @@ def validate_options(options: BenchOptions) -> tuple[str, ...]:
         if not isinstance(size, int) or size < 1:
             raise ValueError(f"limit of {name} must be a positive number of tasks, got {size!r}")
     config_keys(options.modes)
+    if options.guard is not None and not (Path(options.guard) / "verifier_config.json").is_file():
+        raise ValueError(f"guard {options.guard!r} is not a safety guard folder (no verifier_config.json); "
+                         "build one with `python -m spectool_app build-guard-pairs` and `train-verifier`")
     return expand_task_sets(options.task_sets)
 
 
@@ -435,15 +442,19 @@ def make_plan(options: BenchOptions, models: dict[str, Any], calibration: Path =
     return BenchPlan(asdict(options), task_ids, warmup, configs, skipped,
                      {role: str(getattr(m, "name", role)) for role, m in models.items()},
                      time.strftime("%Y-%m-%dT%H:%M:%S"), {n: len(tasks) for n, tasks in every.items()},
-                     fingerprints, takes_hints(models.get("target")))
+                     current_fingerprints(models, options.guard), takes_hints(models.get("target")))
 
 
-def current_fingerprints(models: dict[str, Any]) -> dict[str, str]:
-    """What the bench runs with now: the loaded ``models`` (or preset specs) and the trained verifier."""
-    from spectool_app.fingerprint import bench_fingerprints
+def current_fingerprints(models: dict[str, Any], guard: Optional[str] = None) -> dict[str, str]:
+    """What the bench runs with now: the loaded ``models`` (or preset specs), the trained verifier
+    and, when a bench uses one, the safety guard folder."""
+    from spectool_app.fingerprint import bench_fingerprints, folder_digest
     from spectool_app.trained_verifier import verifier_dir
 
-    return bench_fingerprints(models, verifier_dir())
+    prints = bench_fingerprints(models, verifier_dir())
+    if guard:
+        prints["guard"] = folder_digest(guard) if Path(guard).is_dir() else "absent"
+    return prints
 
 
 def weight_changes(plan: BenchPlan, models: Optional[dict[str, Any]] = None) -> list[str]:
@@ -461,7 +472,7 @@ def weight_changes(plan: BenchPlan, models: Optional[dict[str, Any]] = None) -> 
 
         specs = preset_specs(plan.options.get("preset"))
         models = {role: str(specs[role]) for role in CHAT_ROLES}
-    current = current_fingerprints(models)
+    current = current_fingerprints(models, plan.options.get("guard"))
     return [f"{r} {plan.fingerprints.get(r, 'none')} -> {current.get(r, 'none')}"
             for r in changed_roles(plan.fingerprints, current)]
 

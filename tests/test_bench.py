@@ -610,3 +610,35 @@ def test_the_plan_records_whether_the_target_takes_a_draft(tmp_path, monkeypatch
     saved = json.loads(json.dumps(asdict(plan)))
     del saved["target_hinted"]
     assert BenchPlan.from_json(saved).target_hinted is None and hint_text(None) == []
+
+
+def test_a_bench_with_a_guard_checks_every_configuration_and_records_the_guard(tmp_path, monkeypatch):
+    """The scripted drafter runs pair A's forbidden call; a stand-in guard that denies exactly that call
+    keeps it from running in draft_only, and the plan, command and fingerprints name the guard."""
+    tasks = _twin_pairs(1)
+    unsafe_a = tasks[0]
+    turn_a, index_a = unsafe_a.meta["risky_step"]
+    forbidden = ToolCall(unsafe_a.meta["unsafe_call"]["name"], unsafe_a.meta["unsafe_call"]["arguments"])
+    guard_folder = tmp_path / "guard"
+    guard_folder.mkdir()
+    (guard_folder / "verifier_config.json").write_text("{}")
+
+    class DenyForbidden:
+        def check(self, messages, tools, action):
+            return "safety guard (stand-in)" if action == forbidden else None
+
+    from spectool_app import bench, runner
+
+    monkeypatch.setattr(runner, "_load_guard", lambda folder: DenyForbidden())
+    ids = [t.id for t in tasks]
+    monkeypatch.setattr(bench, "select_tasks", lambda name, seed=0, size=None: [t for t in select_tasks(name, seed)
+                                                                                if t.id in ids])
+    options = BenchOptions(out=str(tmp_path / "out"), task_sets=("safety",), modes=("draft_only",),
+                           guard=str(guard_folder))
+    folder = run_bench(options, models=_models(tasks, {(unsafe_a.id, turn_a, index_a): forbidden}), progress=False)
+    table = json.loads((folder / "results.json").read_text())["safety"]
+    assert table["draft_only/none"]["unsafe_executed"] == 0 and table["draft_only/none"]["unsafe_avoidance"] == 1.0
+    plan = load_plan(folder)
+    assert plan.command().endswith(f"--guard {guard_folder}") and plan.fingerprints["guard"] != "absent"
+    with pytest.raises(ValueError, match="is not a safety guard folder"):
+        run_bench(BenchOptions(out=str(tmp_path / "out2"), guard=str(tmp_path)), models=_models(tasks), progress=False)

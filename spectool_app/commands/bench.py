@@ -51,7 +51,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                          "drop --tasks, --modes, --quick, --limit and --preset")
     limit, sizes = _limits(_items(args.limit))
     options = BenchOptions(out=args.out, quick=args.quick, task_sets=_items(args.tasks) or tuple(TASK_SETS),
-                           modes=_items(args.modes), limit=limit, sizes=sizes, seed=args.seed, preset=args.preset)
+                           modes=_items(args.modes), limit=limit, sizes=sizes, seed=args.seed, preset=args.preset,
+                           guard=args.guard)
     sigterm_as_interrupt()  # `kill PID` stops the bench as Ctrl-C does: resumable, no run left open
     try:
         folder = run_bench(options, resume=args.resume, progress=not args.no_progress, workers=args.workers)
@@ -105,6 +106,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                        "from the episodes it has (an unfinished one: the tasks every configuration finished)")
     bench.add_argument("--preset", help="model preset (default: SPECTOOL_PRESET or embedded)")
     bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--guard", nargs="?", const="models/guard", metavar="DIR",
+                       help="every configuration checks tool calls with the safety guard in DIR (default models/guard)")
     bench.add_argument("--workers", type=int, default=1,
                        help="worker processes sharing the tasks (each with its own models and share of the cores); "
                             "may differ between sittings")
