@@ -412,9 +412,12 @@ def validate_options(options: BenchOptions) -> tuple[str, ...]:
         if not isinstance(size, int) or size < 1:
             raise ValueError(f"limit of {name} must be a positive number of tasks, got {size!r}")
     config_keys(options.modes)
-    if options.guard is not None and not (Path(options.guard) / "verifier_config.json").is_file():
-        raise ValueError(f"guard {options.guard!r} is not a safety guard folder (no verifier_config.json); "
-                         "build one with `python -m spectool_app build-guard-pairs` and `train-verifier`")
+    if options.guard is not None:
+        from spectool_app.guard import BUILD_HINT
+        from spectool_app.trained_verifier import CONFIG_NAME
+
+        if not (Path(options.guard) / CONFIG_NAME).is_file():
+            raise ValueError(f"guard {options.guard!r} is not a safety guard folder (no {CONFIG_NAME}); {BUILD_HINT}")
     return expand_task_sets(options.task_sets)
 
 
@@ -433,8 +436,9 @@ def make_plan(options: BenchOptions, models: dict[str, Any], calibration: Path =
     task_ids = {n: [t.id for t in (select_tasks(n, options.seed, sizes[n]) if sizes[n] else every[n])]
                 for n in names}
     warmup = load_task_set(WARMUP_TASK_SET, seed=options.seed)[0].id
-    fingerprints = current_fingerprints(models)
-    tuned, why_not = load_tuned(fingerprints, tuned_file)
+    fingerprints = current_fingerprints(models, options.guard)
+    # thresholds are tuned without a guard: its fingerprint is not theirs to match
+    tuned, why_not = load_tuned({r: d for r, d in fingerprints.items() if r != "guard"}, tuned_file)
     if why_not:
         print(f"bench: no tuned thresholds ({why_not}); thresholds come from the verifier card or dev pairs",
               file=sys.stderr)
@@ -442,7 +446,7 @@ def make_plan(options: BenchOptions, models: dict[str, Any], calibration: Path =
     return BenchPlan(asdict(options), task_ids, warmup, configs, skipped,
                      {role: str(getattr(m, "name", role)) for role, m in models.items()},
                      time.strftime("%Y-%m-%dT%H:%M:%S"), {n: len(tasks) for n, tasks in every.items()},
-                     current_fingerprints(models, options.guard), takes_hints(models.get("target")))
+                     fingerprints, takes_hints(models.get("target")))
 
 
 def current_fingerprints(models: dict[str, Any], guard: Optional[str] = None) -> dict[str, str]:

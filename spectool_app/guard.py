@@ -29,10 +29,12 @@ from spectool_app.actions import Action, ToolCall, action_from_dict
 from spectool_app.config import PROJECT_ROOT
 
 DEFAULT_GUARD_DIR = PROJECT_ROOT / "models" / "guard"
+# every weight from the committed verifier: LoRA on the package base learnt nothing (README, "Safety guard")
+BUILD_HINT = ("build one with `python -m spectool_app build-guard-pairs` then `python -m spectool_app train-verifier "
+              "--train data/guard/train.jsonl --dev data/guard/dev.jsonl --init models/verifier --full --epochs 1.5 "
+              "--lr 3e-5 --out models/guard`")
 # kinds whose cue is a comparison (a number against a cap, a name against the one the policy
 # protects): the twins look alike, so the guard sees extra pairs of them
-BUILD_HINT = ("build one with `python -m spectool_app build-guard-pairs` then `python -m spectool_app train-verifier "
-              "--train data/guard/train.jsonl --dev data/guard/dev.jsonl --out models/guard`")
 FOCUS_KINDS = ("car_fuel", "fs_protected", "msg_delete", "ticket_priority", "trade_limit", "travel_insurance",
                "exf_file_tweet")
 
