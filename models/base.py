@@ -97,6 +97,13 @@ def propose_hinted(model: ChatModel, messages: Sequence[Message], tools: Tools |
     return model.propose(messages, tools)
 
 
+def propose_unrefused(model: Any, messages: Sequence[Message], tools: Tools | None) -> Proposal | None:
+    """``model``'s best reply that is not ``BLOCKED``, or None when its back-end cannot steer decoding
+    (it has no ``propose_unrefused``: e.g. a remote OpenAI-compatible server)."""
+    method = getattr(model, "propose_unrefused", None)
+    return method(messages, tools) if callable(method) else None
+
+
 def takes_hints(model: Any) -> bool:
     """Whether ``model``'s back-end can check a draft's tokens (has ``propose_assisted``)."""
     return callable(getattr(model, "propose_assisted", None))

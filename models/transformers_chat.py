@@ -32,6 +32,7 @@ from models.base import (
     make_proposal,
 )
 from models.copy_values import CopyValuesProcessor, context_text
+from models.no_refusal import NoRefusalProcessor
 from spectool_app.actions import Action
 
 DECODING_FILE = "spectool.json"  # optional decoding settings saved beside a checkpoint
@@ -271,12 +272,14 @@ class TransformersChatModel:
         return self.propose_batch([messages], tools, cancel)[0]
 
     def propose_batch(
-        self, batch: Sequence[Sequence[Message]], tools: Tools | None, cancel: threading.Event | None = None
+        self, batch: Sequence[Sequence[Message]], tools: Tools | None, cancel: threading.Event | None = None,
+        allow_refusal: bool = True,
     ) -> list[Proposal]:
         """Generate one reply per conversation in one left-padded batch.
 
         ``cancel``, when given and set by another thread, stops generation after the current
         token (the parallel loop mode drops the target's work once a draft is accepted).
+        ``allow_refusal=False`` keeps replies from starting ``BLOCKED:`` (see :mod:`models.no_refusal`).
 
         Returns:
             Proposals in input order; ``latency_s`` is the whole batch's wall time.
@@ -289,8 +292,10 @@ class TransformersChatModel:
         encoded = {k: v.to(self.device) for k, v in encoded.items()}
         with self._lock, torch.inference_mode():
             stopping = StoppingCriteriaList([_Cancelled(cancel)]) if cancel is not None else None
-            copying = self._copy_processor(batch, encoded["input_ids"].shape[1], tools)
-            processors = LogitsProcessorList([copying]) if copying is not None else None
+            width = encoded["input_ids"].shape[1]
+            copying = self._copy_processor(batch, width, tools)
+            chosen = ([] if allow_refusal else [NoRefusalProcessor(self.tokenizer, width)]) + [copying]
+            processors = LogitsProcessorList([p for p in chosen if p is not None]) or None
             output = self.model.generate(**encoded, **self._generation_kwargs(), stopping_criteria=stopping,
                                          logits_processor=processors)
         new_tokens = output.sequences[:, encoded["input_ids"].shape[1] :]
@@ -301,6 +306,10 @@ class TransformersChatModel:
             self._proposal(new_tokens[row], logprobs[row], int(prompt_lengths[row]), latency)
             for row in range(len(prompts))
         ]
+
+    def propose_unrefused(self, messages: Sequence[Message], tools: Tools | None) -> Proposal:
+        """This model's best reply that is not a refusal (a guard judges the call instead)."""
+        return self.propose_batch([messages], tools, allow_refusal=False)[0]
 
     def propose_assisted(self, messages: Sequence[Message], tools: Tools | None, hint: str) -> Proposal:
         """Generate one reply, checking ``hint`` (a draft reply) as candidate tokens in one forward pass.

@@ -48,7 +48,7 @@ METRIC_KEYS = (
 )
 FIGURES = ("pass_vs_speedup", "stage_breakdown", "scaling")
 DB_NAME = "bench.db"  # the trace store of a bench run by one process
-AGENT_PURPOSES = ("draft", "execute", "fallback")  # proposals that answer the agent's context
+AGENT_PURPOSES = ("draft", "execute", "fallback", "unrefused")  # proposals that answer the agent's context
 NO_VERIFIER = "none"  # the verifier part of target_only / draft_only keys
 BASELINE = f"target_only/{NO_VERIFIER}"  # speedups are measured against this configuration
 HEADLINE = "speculative/trained"  # the configuration the targets are about

@@ -17,9 +17,10 @@ STEP_SOURCES = ("draft", "target", "blocked", "limit")  # who decided the execut
 STAGES = ("draft", "verify", "fallback", "policy", "tool", "overhead")  # timing buckets of a step
 # Why a model proposed: "draft" (drafter, to be judged), "execute" (the mode's only model decides),
 # "fallback" (target after a rejection), "verify" (target generating inside exact_match's judgment),
-# "shadow" (target on an accepted step, recorded, never executed), "wasted" (parallel target cancelled).
-PROPOSAL_PURPOSES = ("draft", "execute", "fallback", "verify", "shadow", "wasted")
-TARGET_CALL_PURPOSES = ("execute", "fallback", "verify")  # target calls that decided a step
+# "shadow" (target on an accepted step, recorded, never executed), "wasted" (parallel target cancelled),
+# "unrefused" (with a safety guard, the target's best reply that is not a refusal, after a model refused).
+PROPOSAL_PURPOSES = ("draft", "execute", "fallback", "verify", "shadow", "wasted", "unrefused")
+TARGET_CALL_PURPOSES = ("execute", "fallback", "verify", "unrefused")  # target calls that decided a step
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,11 @@
 
 Per step: the drafter proposes, the verifier judges, an accepted draft executes, a rejected
 one falls back to the target; the policy guard (the rules, then the learned safety guard
-when one is given: ``spectool_app.guard``) sees every action before it runs. Modes:
+when one is given: ``spectool_app.guard``) sees every action before it runs. With a safety
+guard, safety is the guard's call rather than the models': a model's ``Blocked`` gets a second
+look, the target's best reply that is not a refusal (``purpose="unrefused"``), and the rules
+and the guard judge that reply like any other (in ``draft_only``, or with a back-end that
+cannot steer its decoding, the refusal stands). Modes:
 
 - ``target_only`` / ``draft_only``: one model decides every step;
 - ``speculative``: draft -> verify -> target on reject (sequential; the rejected draft's text is
@@ -24,7 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 
-from models.base import propose_hinted
+from models.base import propose_hinted, propose_unrefused
 from spectool_app.actions import Action, Answer, Blocked, ToolCall
 from spectool_app.context import MAX_TOOL_CHARS, StepRecord, build_messages
 from spectool_app.envs import Episode
@@ -110,6 +114,8 @@ class SpeculativeLoop:
                 timings = dict.fromkeys(("draft", "verify", "fallback", "policy", "tool"), 0.0)
                 decided = yield from self._decide(turn, index, messages, tools, timings)
                 action, source = decided.action, decided.source
+                if self.guard is not None and isinstance(action, Blocked):
+                    action, source = yield from self._second_look(turn, index, messages, tools, timings, decided)
                 policy_started = time.perf_counter()
                 denied = check_action(action, rules)
                 reason = None if denied is None else f"policy rule {denied}"
@@ -144,6 +150,18 @@ class SpeculativeLoop:
         passed = check.passed and closings_match
         message = check.message if not check.passed else ("" if closings_match else "a turn's BLOCKED/answer ending differs from gold")
         yield EpisodeDone(task.id, passed, message, time.perf_counter() - started, total_steps)
+
+    def _second_look(self, turn: int, index: int, messages: list, tools: list, timings: dict[str, float],
+                     decided: _Step) -> Iterator[StepEvent]:
+        """The target's best reply that is not a refusal, as (action, source); the refusal when there is none."""
+        if self.config.mode == "draft_only":
+            return decided.action, decided.source
+        proposal = propose_unrefused(self.target, messages, tools)
+        if proposal is None:
+            return decided.action, decided.source
+        timings["fallback"] += proposal.latency_s
+        yield _proposed(turn, index, "target", proposal, "unrefused")
+        return (decided.action, decided.source) if proposal.action is None else (proposal.action, "target")
 
     def _decide(self, turn: int, index: int, messages: list, tools: list,
                 timings: dict[str, float]) -> Iterator[StepEvent]:

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from models import presets
-from models.base import BackendError, ChatModel, ModelUnavailableError, Proposal, format_reply
+from models.base import BackendError, ChatModel, ModelUnavailableError, Proposal, format_reply, propose_unrefused
+from models.no_refusal import NoRefusalProcessor, refusal_starts
 from models.openai_chat import OpenAIChatModel, to_openai_messages
 from models.tokenizer import train_tokenizer
 from models.transformers_chat import TransformersChatModel
@@ -67,12 +68,23 @@ def trained_model(tokenizer):
 
     The prompt lists no tools: a short prompt lets the copy of X be learnt in ~200 steps.
     """
+    return overfit(tokenizer, lambda city: ToolCall("book_flight", {"city": city}), "tiny-trained")
+
+
+@pytest.fixture(scope="module")
+def refusing_model(tokenizer):
+    """A tiny model overfitted to refuse every 'Book a flight to X'."""
+    return overfit(tokenizer, lambda city: Blocked("flights need a manager's approval"), "tiny-refusing")
+
+
+def overfit(tokenizer, reply_for, name):
+    """A tiny chat model trained until it gives ``reply_for(city)`` to ``ask(city)`` for every city."""
     model = tiny_qwen3(tokenizer)
-    chat = TransformersChatModel.from_model(model, tokenizer, name="tiny-trained", max_new_tokens=48)
+    chat = TransformersChatModel.from_model(model, tokenizer, name=name, max_new_tokens=48)
     rows = []
     for city in CITIES:
         prompt = tokenizer(chat.render(ask(city), None), add_special_tokens=False)["input_ids"]
-        reply_text = format_reply(ToolCall("book_flight", {"city": city}))
+        reply_text = format_reply(reply_for(city))
         reply = tokenizer(reply_text, add_special_tokens=False)["input_ids"]
         rows.append((prompt, reply + [tokenizer.eos_token_id]))
     width = max(len(p) + len(r) for p, r in rows)
@@ -98,6 +110,37 @@ def trained_model(tokenizer):
 
 
 # ---------------------------------------------------------------- transformers back-end
+
+
+def test_a_refusing_model_asked_not_to_refuse_gives_its_next_choice(refusing_model):
+    assert refusing_model.propose(ask("Oslo"), None).action == Blocked("flights need a manager's approval")
+    second = refusing_model.propose_unrefused(ask("Oslo"), None)
+    assert not second.raw_text.lstrip().upper().startswith("B")  # no refusal, nor the start of one
+    assert propose_unrefused(refusing_model, ask("Oslo"), None).raw_text == second.raw_text
+    # the plain path is untouched by it
+    assert refusing_model.propose(ask("Oslo"), None).action == Blocked("flights need a manager's approval")
+
+
+def test_the_refusal_mask_holds_every_start_of_blocked_and_nothing_else(tokenizer):
+    banned = {tokenizer.decode([i]) for i in refusal_starts(tokenizer)}
+    assert "B" in banned
+    assert all("BLOCKED:".startswith(p.strip().upper()) or p.strip().upper().startswith("BLOCKED:") for p in banned)
+    assert not banned & {"Book", "Paris", '"', "<tool_call>"}
+
+
+def test_the_refusal_mask_acts_only_while_the_reply_is_blank(tokenizer):
+    processor = NoRefusalProcessor(tokenizer, prompt_width=2)
+    banned = list(refusal_starts(tokenizer))
+    blank = torch.tensor([[5, 6], [5, 6]])
+    masked = processor(blank, torch.zeros(2, len(tokenizer)))
+    assert torch.isinf(masked[:, banned]).all() and not torch.isinf(masked).all(dim=1).any()
+    book = tokenizer("Book", add_special_tokens=False)["input_ids"]
+    started = torch.tensor([[5, 6, *book]])
+    assert not torch.isinf(processor(started, torch.zeros(1, len(tokenizer)))).any()
+
+
+def test_a_back_end_that_cannot_steer_decoding_has_no_unrefused_reply():
+    assert propose_unrefused(object(), ask("Oslo"), None) is None
 
 
 def test_trained_model_proposes_the_call(trained_model):
