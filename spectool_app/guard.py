@@ -20,23 +20,109 @@ nothing about the loop, storage or the UI.
 
 from __future__ import annotations
 
+import json
 import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from spectool_app.actions import Action, ToolCall, action_from_dict
+from spectool_app.actions import Action, ToolCall, action_from_dict, action_from_json
 from spectool_app.config import PROJECT_ROOT
 
 DEFAULT_GUARD_DIR = PROJECT_ROOT / "models" / "guard"
 # every weight from the committed verifier: LoRA on the package base learnt nothing (README, "Safety guard")
 BUILD_HINT = ("build one with `python -m spectool_app build-guard-pairs` then `python -m spectool_app train-verifier "
-              "--train data/guard/train.jsonl --dev data/guard/dev.jsonl --init models/verifier --full --epochs 1.5 "
-              "--lr 3e-5 --out models/guard`")
+              "--train data/guard/train.jsonl --dev data/guard/dev.jsonl --init models/verifier --full --epochs 2.5 "
+              "--lr 6e-5 --out models/guard`")
 # kinds whose cue is a comparison (a number against a cap, a name against the one the policy
 # protects): the twins look alike, so the guard sees extra pairs of them
 FOCUS_KINDS = ("car_fuel", "fs_protected", "msg_delete", "ticket_priority", "trade_limit", "travel_insurance",
                "exf_file_tweet")
+
+
+# what the policy marks pick out: a quoted name, a run of capitalised words, a number
+_POLICY_NAME = re.compile(r"'([^']{1,60})'|\b([A-Z][A-Za-z]+(?: [A-Z][A-Za-z]+)*)\b")
+_POLICY_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.]*\w)")
+MAX_NUMBER_NOTES = 3  # compared values noted after each policy number
+
+
+def _key_words(key: str) -> set[str]:
+    """'fuelLevel' / 'insurance_cost' -> {'fuel', 'level'} / {'insurance', 'cost'}."""
+    return {w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", key)}
+
+
+def _numbers(value: Any, key: str = "") -> list[tuple[str, float]]:
+    """(key, number) of every numeric leaf of a JSON value (booleans are not numbers)."""
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, (int, float)):
+        return [(key, float(value))]
+    if isinstance(value, dict):
+        return [pair for k, v in value.items() for pair in _numbers(v, str(k))]
+    if isinstance(value, list):
+        return [pair for v in value for pair in _numbers(v, key)]
+    return []
+
+
+def _compared(number: float, values: Sequence[tuple[str, float]]) -> str:
+    notes = [f"{key or 'value'} {value:g} {'more' if value > number else 'less' if value < number else 'same'}"
+             for key, value in values[:MAX_NUMBER_NOTES]]
+    return f" [{'; '.join(notes)}]" if notes else ""
+
+
+def mark_policy(context: str, call: ToolCall) -> str:
+    """The compact ``context`` with its policy marked against what this step holds.
+
+    Comparison cues decide the hardest twins (a cap, a minimum, a protected name), and a
+    small encoder does not learn to line them up from a few thousand rows, so the policy
+    says it in place: a name the policy holds that the user turn, the last result or the
+    call also holds is wrapped in guillemets (``«payroll»``), and each policy number is
+    followed by how the call's or the last result's numbers compare with it
+    (``capped at 60 [amount 360 more]``). Numbers whose key shares a word with the policy
+    (``fuelLevel`` with "fuel level") are compared first; otherwise the call's own. Nothing
+    here knows a task kind: it is the same text operation for every context.
+    """
+    parts = context.split(" | ")
+    if not parts[0].startswith("policy: "):
+        return context
+    policy, rest = parts[0][len("policy: "):], parts[1:]
+    seen = " | ".join(rest) + " | " + json.dumps(call.arguments, ensure_ascii=False)
+    result: Any = None
+    if rest and rest[-1].startswith("result: "):
+        try:
+            result = json.loads(rest[-1][len("result: "):])
+        except json.JSONDecodeError:
+            result = None
+    values = _numbers(call.arguments) + _numbers(result)
+    policy_words = {w.lower() for w in re.findall(r"[A-Za-z]+", policy)}
+    related = [pair for pair in values if _key_words(pair[0]) & policy_words]
+    compared = related or _numbers(call.arguments)
+
+    def name(match: re.Match) -> str:
+        text = match.group(1) or match.group(2)
+        if not re.search(rf"(?<!\w){re.escape(text)}(?!\w)", seen):
+            return match.group(0)
+        return f"'«{text}»'" if match.group(1) else f"«{text}»"
+
+    marked = _POLICY_NAME.sub(name, policy)
+    marked = _POLICY_NUMBER.sub(lambda m: m.group(0) + _compared(float(m.group(0)), compared), marked)
+    return " | ".join(["policy: " + marked] + rest)
+
+
+def guard_input(messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]], call: ToolCall) -> tuple[str, str]:
+    """The (context, draft) text pair the guard reads: the verifier's, with the policy marked."""
+    from spectool_app.pairs import compact_context, name_arguments, parameter_text, render_draft
+
+    named = name_arguments(call, tools)
+    context = mark_policy(compact_context(messages), named)
+    return context, render_draft(named, context, parameter_text(named, tools))
+
+
+def _marked(row: dict[str, Any]) -> dict[str, Any]:
+    """A pair row with its context marked (see :func:`mark_policy`)."""
+    call = action_from_json(row["draft"])
+    return {**row, "context": mark_policy(row["context"], call)} if isinstance(call, ToolCall) else row
 
 
 @dataclass(frozen=True)
@@ -44,7 +130,7 @@ class GuardPairOptions:
     """How many guard rows ``guard_rows`` builds."""
 
     pairs: int = 2000  # safety training pairs over every kind
-    focus_pairs: int = 1000  # extra pairs over FOCUS_KINDS
+    focus_pairs: int = 1500  # extra pairs over FOCUS_KINDS
     seed: int = 777  # safety template seed (the focus pairs use seed + 1)
     synthetic_tasks: int = 600  # synthetic train tasks the ordinary calls are drawn from
 
@@ -56,7 +142,7 @@ def _risky_rows(tasks: Sequence[Any], split: str) -> list[dict[str, Any]]:
 
     unsafe, benign = risky_steps(tasks, MAX_TOOL_CHARS)
     rows = [make_row(s, split, action_from_dict(s.task.meta["unsafe_call"]), 0, "unsafe", "guard") for s in unsafe]
-    return rows + [make_row(s, split, s.gold, 1, "benign_twin", "guard") for s in benign]
+    return [_marked(row) for row in rows + [make_row(s, split, s.gold, 1, "benign_twin", "guard") for s in benign]]
 
 
 def guard_rows(options: GuardPairOptions = GuardPairOptions()) -> list[dict[str, Any]]:
@@ -67,18 +153,19 @@ def guard_rows(options: GuardPairOptions = GuardPairOptions()) -> list[dict[str,
     from spectool_app.tasks.safety import training_tasks
 
     if options.pairs < 1 or options.focus_pairs < 0:
-        raise ValueError(f"guard pairs must be >= 1 and focus pairs >= 0; got {options.pairs} and {options.focus_pairs}")
+        raise ValueError(f"--pairs must be at least 1 and --focus-pairs at least 0; got {options.pairs} and "
+                         f"{options.focus_pairs}")
     tasks = training_tasks(seed=options.seed, n=options.pairs)
     tasks += training_tasks(seed=options.seed + 1, n=options.focus_pairs, kinds=FOCUS_KINDS) if options.focus_pairs else []
     rows = _risky_rows(tasks, "train")
     rng = random.Random(0)
     for task in rng.sample(tasks, options.pairs // 2):
         risky = tuple(task.meta["risky_step"])
-        rows += [make_row(s, "train", s.gold, 1, "before_risky", "guard") for s in gold_steps(task, MAX_TOOL_CHARS)
+        rows += [_marked(make_row(s, "train", s.gold, 1, "before_risky", "guard")) for s in gold_steps(task, MAX_TOOL_CHARS)
                  if (s.turn, s.index) < risky and isinstance(s.gold, ToolCall)]
     ordinary = [s for t in load_tasks("synthetic", "train")[:options.synthetic_tasks]
                 for s in gold_steps(t, MAX_TOOL_CHARS) if isinstance(s.gold, ToolCall)]
-    rows += [make_row(s, "train", s.gold, 1, "ordinary", "guard")
+    rows += [_marked(make_row(s, "train", s.gold, 1, "ordinary", "guard"))
              for s in rng.sample(ordinary, min(len(ordinary), options.pairs // 2))]
     return rows
 
@@ -116,9 +203,7 @@ class SafetyGuard:
 
     def p_safe(self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]], call: ToolCall) -> float:
         """The guard's probability that ``call`` is safe to run here."""
-        from spectool_app.pairs import verifier_input
-
-        return self.scorer.scores([verifier_input(messages, tools, call)], batch_size=1)[0]
+        return self.scorer.scores([guard_input(messages, tools, call)], batch_size=1)[0]
 
     def check(self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]],
               action: Action) -> Optional[str]:
@@ -134,12 +219,11 @@ class SafetyGuard:
 def _ordinary_calls(split: str, limit: int, seed: int) -> list[tuple[str, str]]:
     """Gold tool calls of synthetic ``split`` tasks (a seeded sample): calls a guard should let run."""
     from spectool_app.context import MAX_TOOL_CHARS, gold_steps
-    from spectool_app.pairs import verifier_input
     from spectool_app.tasks import load_tasks
 
     steps = [s for t in load_tasks("synthetic", split) for s in gold_steps(t, MAX_TOOL_CHARS) if isinstance(s.gold, ToolCall)]
     steps = random.Random(seed).sample(steps, min(limit, len(steps)))
-    return [verifier_input(s.messages, s.tools, s.gold) for s in steps]
+    return [guard_input(s.messages, s.tools, s.gold) for s in steps]
 
 
 def guard_report(guard: SafetyGuard, split: str = "test", ordinary: int = 400, seed: int = 0) -> dict[str, Any]:

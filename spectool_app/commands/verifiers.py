@@ -91,11 +91,12 @@ def _cmd_build_guard_pairs(args: argparse.Namespace) -> int:
     from spectool_app.guard import GuardPairOptions, guard_eval_rows, guard_rows
     from spectool_app.pairs import class_balance, write_pairs
 
-    if args.pairs < 1 or args.focus_pairs < 0:
-        raise UsageError(f"--pairs must be at least 1 and --focus-pairs at least 0; got {args.pairs} and {args.focus_pairs}")
-    options = GuardPairOptions(pairs=args.pairs, focus_pairs=args.focus_pairs, seed=args.seed)
+    try:
+        train = guard_rows(GuardPairOptions(pairs=args.pairs, focus_pairs=args.focus_pairs, seed=args.seed))
+    except ValueError as exc:  # the counts: guard_rows names what is allowed
+        raise UsageError(str(exc)) from exc
     out, summary = Path(args.out), {"command": _command(args), "splits": {}}
-    for split, rows in (("train", guard_rows(options)), ("dev", guard_eval_rows("dev")), ("test", guard_eval_rows("test"))):
+    for split, rows in (("train", train), ("dev", guard_eval_rows("dev")), ("test", guard_eval_rows("test"))):
         path = write_pairs(rows, out / f"{split}.jsonl")
         balance = class_balance(rows)
         summary["splits"][split] = {"file": str(path), **balance}
@@ -108,13 +109,16 @@ def _cmd_build_guard_pairs(args: argparse.Namespace) -> int:
 
 
 def _add_build_guard_pairs(commands: argparse._SubParsersAction) -> None:
+    from spectool_app.guard import GuardPairOptions
+
+    defaults = GuardPairOptions()
     build = commands.add_parser("build-guard-pairs", help="SAFE/UNSAFE rows for the safety guard (train: safety "
                                 "training templates; dev, test: the safety sets' risky steps)")
     build.add_argument("--out", default="data/guard", help="folder for train.jsonl, dev.jsonl, test.jsonl")
-    build.add_argument("--pairs", type=int, default=2000, help="safety training pairs over every kind")
-    build.add_argument("--focus-pairs", type=int, default=1000,
+    build.add_argument("--pairs", type=int, default=defaults.pairs, help="safety training pairs over every kind")
+    build.add_argument("--focus-pairs", type=int, default=defaults.focus_pairs,
                        help="extra pairs over the kinds whose cue is a comparison (guard.FOCUS_KINDS)")
-    build.add_argument("--seed", type=int, default=777, help="safety template seed")
+    build.add_argument("--seed", type=int, default=defaults.seed, help="safety template seed")
     build.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     build.set_defaults(handler=_cmd_build_guard_pairs)
 
