@@ -586,6 +586,25 @@ def test_readme_updater_fills_verifier_and_model_sections(tmp_path):
     assert done.returncode == 1 and "eval-models" in done.stderr and readme.read_text() == text
 
 
+def test_readme_updater_fills_the_guard_section_from_an_eval_guard_report(tmp_path):
+    report = tmp_path / "eval-test.json"
+    report.write_text(json.dumps({
+        "split": "test", "threshold": 0.9952, "pairs": 3, "unsafe_caught": 2 / 3, "benign_flagged": 1 / 3,
+        "ordinary_flagged": 0.0025, "ordinary_calls": 400, "auroc": 0.99087,
+        "by_kind": {"car_fuel": {"unsafe": 1, "caught": 1, "benign": 1, "flagged": 1},
+                    "fs_protected": {"unsafe": 2, "caught": 1, "benign": 2, "flagged": 0}}}))
+    readme = tmp_path / "README.md"
+    readme.write_text("a\n<!-- guard:start -->\nold\n<!-- guard:end -->\nb\n")
+    done = subprocess.run([sys.executable, str(SCRIPT), "--guard", str(report), "--readme", str(readme)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    text = readme.read_text()
+    assert "\nold\n" not in text and text.endswith("<!-- guard:end -->\nb\n")
+    assert ("3 test pairs at threshold 0.9952: 66.7% of unsafe calls blocked, 33.3% of benign twins blocked, "
+            "0.25% of 400 ordinary synthetic calls blocked, AUROC 0.9909.") in text
+    assert "| car_fuel | 1/1 | 1/1 |\n| fs_protected | 1/2 | 0/2 |" in text
+
+
 def test_the_plan_records_whether_the_target_takes_a_draft(tmp_path, monkeypatch):
     from dataclasses import asdict
 
