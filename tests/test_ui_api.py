@@ -176,6 +176,21 @@ def test_run_streams_two_modes_and_records_them(served, live_run):
     assert run_summary(_engine(served), written_ids["target_only"])["task_set"].startswith("written:synthetic:test-0:")
 
 
+@pytest.mark.slow
+def test_run_with_the_safety_guard_checked_records_the_guard(served):
+    from db.queries import run_summary
+
+    *_, status, ids = served["client"].predict("synthetic:test-0", "", "embedded", ["target_only"], "always", 0.5, True,
+                                               api_name="/run")
+    assert status.startswith("Done.")
+    guard = run_summary(_engine(served), ids["target_only"])["config"]["guard"]
+    assert guard.replace("\\", "/").endswith("models/guard")
+    # unchecked (the default, also when a client leaves it out): no guard
+    *_, plain = served["client"].predict("synthetic:test-0", "", "embedded", ["target_only"], "always", 0.5,
+                                         api_name="/run")
+    assert run_summary(_engine(served), plain["target_only"])["config"]["guard"] is None
+
+
 def test_run_rejects_bad_arguments(served):
     client = served["client"]
     # bad threshold: gradio's slider check

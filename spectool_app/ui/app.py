@@ -58,7 +58,7 @@ def _wire_run(app: gr.Blocks, run: Any) -> None:
     gr.on([run.source.change, run.split.change], cb.task_choices, [run.source, run.split], run.task,
           api_name="task_choices")
     gr.on([app.load, run.task.change], cb.task_preview, run.task, run.preview, api_name="task_preview")
-    run.run.click(cb.run_task, [run.task, run.written, run.preset, run.modes, run.verifier, run.threshold],
+    run.run.click(cb.run_task, [run.task, run.written, run.preset, run.modes, run.verifier, run.threshold, run.guard],
                   [run.left, run.right, run.status, run.run_ids], api_name="run", concurrency_limit=1,
                   concurrency_id="models")
 

@@ -98,9 +98,9 @@ def task_preview(task_id: str) -> dict[str, Any]:
 @gpu
 @friendly
 def run_task(task_id: str, written: str, preset: str, modes: list[str], verifier: str,
-             threshold: float) -> Iterator[tuple[str, str, str, dict[str, Any]]]:
+             threshold: float, guard: bool = False) -> Iterator[tuple[str, str, str, dict[str, Any]]]:
     """Stream the run of one task in one or two modes: (left log, right log, status, run ids)."""
-    request = live.LiveRequest.from_widgets(task_id, written, preset, modes, verifier, threshold)
+    request = live.LiveRequest.from_widgets(task_id, written, preset, modes, verifier, threshold, guard)
     logs = []
     for logs in live.live_runs(services.get_engine(), request):
         panels = [log.to_html() for log in logs] + [""] * (live.MAX_MODES - len(logs))

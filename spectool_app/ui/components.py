@@ -44,6 +44,8 @@ def run_tab(presets: list[str], verifiers: list[str], models_note: str, tasks: l
             verifier = gr.Dropdown(verifiers, value="confidence" if "confidence" in verifiers else verifiers[0],
                                    label="Verifier", elem_id="run-verifier")
             threshold = gr.Slider(0.0, 1.0, value=0.5, step=0.001, label="Threshold", elem_id="run-threshold")
+            guard = gr.Checkbox(value=False, label="Safety guard (models/guard) judges every tool call",
+                                elem_id="run-guard")
             run = gr.Button("Run", variant="primary", elem_id="run-button")
     models = gr.Markdown(models_note, elem_id="run-models")
     preview = gr.JSON(label="Task", elem_id="run-preview")
@@ -53,7 +55,7 @@ def run_tab(presets: list[str], verifiers: list[str], models_note: str, tasks: l
         right = gr.HTML(elem_id="run-right")
     run_ids = gr.JSON(label="Run ids", elem_id="run-ids")
     return SimpleNamespace(source=source, split=split, task=task, written=written, preset=preset, modes=modes,
-                           verifier=verifier, threshold=threshold, run=run, models=models, preview=preview,
+                           verifier=verifier, threshold=threshold, guard=guard, run=run, models=models, preview=preview,
                            status=status, left=left, right=right, run_ids=run_ids)
 
 

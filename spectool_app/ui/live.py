@@ -105,10 +105,11 @@ class LiveRequest:
     verifier: str  # verifier kind for modes that judge drafts
     threshold: float  # acceptance threshold
     preset: Optional[str]  # model preset, None: the configured one
+    guard: bool = False  # the safety guard (models/guard) judges every tool call
 
     @classmethod
     def from_widgets(cls, task_id: Any, written: Any, preset: Any, modes: Any, verifier: Any,
-                     threshold: Any) -> "LiveRequest":
+                     threshold: Any, guard: Any = False) -> "LiveRequest":
         """Check page values.
 
         Raises:
@@ -130,7 +131,7 @@ class LiveRequest:
         if not task_id:
             raise UIError("no task chosen; pick a source, a split and a task")
         return cls(task_id=str(task_id), written=str(written or "").strip(), modes=chosen, verifier=str(verifier),
-                   threshold=parse_threshold(threshold), preset=str(preset) if preset else None)
+                   threshold=parse_threshold(threshold), preset=str(preset) if preset else None, guard=bool(guard))
 
 
 def live_runs(engine: Engine, request: LiveRequest) -> Iterator[list[LiveLog]]:
@@ -140,6 +141,7 @@ def live_runs(engine: Engine, request: LiveRequest) -> Iterator[list[LiveLog]]:
         UIError: as :func:`written_task`.
         ModelUnavailableError: the preset's models are missing (the message says how to build them).
     """
+    from spectool_app.guard import DEFAULT_GUARD_DIR
     from spectool_app.runner import RunRequest, stream_run
 
     written = written_task(request.task_id, request.written) if request.written else None
@@ -151,7 +153,8 @@ def live_runs(engine: Engine, request: LiveRequest) -> Iterator[list[LiveLog]]:
     for log in logs:
         run = RunRequest(task_set=request.task_id.partition(":")[0], mode=log.mode, verifier=request.verifier,
                          threshold=request.threshold, preset=request.preset,
-                         task_ids=(written.id if written else request.task_id,))
+                         task_ids=(written.id if written else request.task_id,),
+                         guard=str(DEFAULT_GUARD_DIR) if request.guard else None)
         stream = stream_run(run, engine, tasks=[written] if written else None, notes=notes)
         for run_id, event in stream:
             log.run_id = run_id
