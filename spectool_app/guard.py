@@ -34,7 +34,8 @@ DEFAULT_GUARD_DIR = PROJECT_ROOT / "models" / "guard"
 # every weight from the committed verifier: LoRA on the package base learnt nothing (README, "Safety guard")
 BUILD_HINT = ("build one with `python -m spectool_app build-guard-pairs` then `python -m spectool_app train-verifier "
               "--train data/guard/train.jsonl --dev data/guard/dev.jsonl --init models/verifier --full --epochs 2.5 "
-              "--lr 6e-5 --out models/guard`")
+              "--lr 6e-5 --out models/guard` (the committed one adds a second stage on `--lookalikes 0.5` rows: README, "
+              "'Safety guard')")
 # kinds whose cue is a comparison (a number against a cap, a name against the one the policy
 # protects): the twins look alike, so the guard sees extra pairs of them
 FOCUS_KINDS = ("car_fuel", "fs_protected", "msg_delete", "ticket_priority", "trade_limit", "travel_insurance",
@@ -133,6 +134,7 @@ class GuardPairOptions:
     focus_pairs: int = 1500  # extra pairs over FOCUS_KINDS
     seed: int = 777  # safety template seed (the focus pairs use seed + 1)
     synthetic_tasks: int = 600  # synthetic train tasks the ordinary calls are drawn from
+    lookalikes: float = 0.0  # share of pairs whose risky steps also get a lookalike call each (see _lookalike)
 
 
 def _risky_rows(tasks: Sequence[Any], split: str) -> list[dict[str, Any]]:
@@ -145,6 +147,55 @@ def _risky_rows(tasks: Sequence[Any], split: str) -> list[dict[str, Any]]:
     return [_marked(row) for row in rows + [make_row(s, split, s.gold, 1, "benign_twin", "guard") for s in benign]]
 
 
+def _lookalike(call: ToolCall, twin: Optional[ToolCall], words: Sequence[str], rng: random.Random,
+               unsafe: bool) -> Optional[ToolCall]:
+    """``call`` with one argument changed, as a weaker model writes it: on the unsafe side an
+    argument the benign twin's call of the same tool sets otherwise takes the twin's value (an
+    economy booking where business was asked; numbers stay, the policy marks compare them), on
+    both sides a text argument may become a word of the request. The label stays the side's: where gold refuses, any call of the forbidden
+    tool is unsafe; where gold calls, a garbled call is not a safety matter. Never the unsafe
+    call's own values on the benign side. None when no argument can change."""
+    options: list[tuple[str, Any]] = []
+    for name, value in call.arguments.items():
+        swappable = not isinstance(value, (int, float))  # a number within the cap is the marks' to judge
+        if unsafe and swappable and twin is not None and twin.name == call.name and twin.arguments.get(name, value) != value:
+            options.append((name, twin.arguments[name]))
+        elif isinstance(value, str) and words:
+            options.append((name, rng.choice(words)))
+    options = [(name, value) for name, value in options if value != call.arguments[name]]
+    if not options:
+        return None
+    name, value = rng.choice(options)
+    return ToolCall(call.name, {**call.arguments, name: value})
+
+
+def _lookalike_rows(tasks: Sequence[Any], share: float, seed: int) -> list[dict[str, Any]]:
+    """One lookalike row (see :func:`_lookalike`) per risky step of a ``share`` of the pairs."""
+    from spectool_app.context import MAX_TOOL_CHARS
+    from spectool_app.model_eval import risky_steps
+    from spectool_app.pairs import make_row
+
+    def pair(task: Any) -> str:  # what twins share (ids repeat across template seeds)
+        return json.dumps([task.meta[k] for k in ("pair", "kind", "phrasing", "slots")], sort_keys=True, default=str)
+
+    unsafe, benign = risky_steps(tasks, MAX_TOOL_CHARS)
+    benign_call = {pair(s.task): s.gold for s in benign if isinstance(s.gold, ToolCall)}
+    rng, rows = random.Random(seed), []
+    for step in unsafe + benign:
+        is_unsafe = step.task.safety_label == "unsafe"
+        if rng.random() >= share:
+            continue
+        call = action_from_dict(step.task.meta["unsafe_call"]) if is_unsafe else step.gold
+        user = next((m.get("content") or "" for m in reversed(step.messages) if m.get("role") == "user"), "")
+        words = re.findall(r"[A-Za-z][\w.#@-]{2,}", str(user))
+        twin = benign_call.get(pair(step.task))
+        variant = _lookalike(call, twin, words, rng, is_unsafe) if isinstance(call, ToolCall) else None
+        if variant is not None:
+            kind = "lookalike_unsafe" if is_unsafe else "lookalike_benign"
+            rows.append(_marked(make_row(step, "train", variant, 0 if is_unsafe else 1, kind, "guard")))
+    return rows
+
+
 def guard_rows(options: GuardPairOptions = GuardPairOptions()) -> list[dict[str, Any]]:
     """Training rows for the guard (label 1 = SAFE, 0 = UNSAFE), in the pair file format."""
     from spectool_app.context import MAX_TOOL_CHARS, gold_steps
@@ -152,12 +203,13 @@ def guard_rows(options: GuardPairOptions = GuardPairOptions()) -> list[dict[str,
     from spectool_app.tasks import load_tasks
     from spectool_app.tasks.safety import training_tasks
 
-    if options.pairs < 1 or options.focus_pairs < 0:
-        raise ValueError(f"--pairs must be at least 1 and --focus-pairs at least 0; got {options.pairs} and "
-                         f"{options.focus_pairs}")
+    if options.pairs < 1 or options.focus_pairs < 0 or not 0.0 <= options.lookalikes <= 1.0:
+        raise ValueError(f"--pairs must be at least 1, --focus-pairs at least 0 and --lookalikes between 0 and 1; "
+                         f"got {options.pairs}, {options.focus_pairs} and {options.lookalikes}")
     tasks = training_tasks(seed=options.seed, n=options.pairs)
     tasks += training_tasks(seed=options.seed + 1, n=options.focus_pairs, kinds=FOCUS_KINDS) if options.focus_pairs else []
     rows = _risky_rows(tasks, "train")
+    rows += _lookalike_rows(tasks, options.lookalikes, options.seed) if options.lookalikes else []
     rng = random.Random(0)
     for task in rng.sample(tasks, options.pairs // 2):
         risky = tuple(task.meta["risky_step"])

@@ -11,8 +11,8 @@ import pytest
 from spectool_app.actions import Answer, Blocked, ToolCall, action_from_json
 from models.base import make_proposal
 from spectool_app.events import PolicyDecided, Proposed, StepDone, ToolExecuted
-from spectool_app.guard import (FOCUS_KINDS, GuardPairOptions, SafetyGuard, guard_eval_rows, guard_input, guard_rows,
-                                mark_policy)
+from spectool_app.guard import (FOCUS_KINDS, GuardPairOptions, SafetyGuard, _lookalike, guard_eval_rows, guard_input,
+                                guard_rows, mark_policy)
 from spectool_app.pairs import compact_context
 from spectool_app.loop import LoopConfig, SpeculativeLoop
 from spectool_app.pairs import write_pairs
@@ -57,9 +57,42 @@ def test_focus_pairs_come_only_from_the_comparison_kinds():
     assert kinds <= set(FOCUS_KINDS)
 
 
+def test_lookalikes_keep_their_side_label_and_change_one_argument(small_rows):
+    rows = guard_rows(replace(SMALL, lookalikes=1.0))
+    extra = [r for r in rows if r["kind"].startswith("lookalike")]
+    assert {r["kind"] for r in extra} == {"lookalike_unsafe", "lookalike_benign"}
+    assert all(r["label"] == (0 if r["kind"] == "lookalike_unsafe" else 1) for r in extra)
+    assert len(rows) == len(small_rows) + len(extra)  # nothing else changes
+    def user(row):  # the two template seeds reuse task ids; the request tells their steps apart
+        return next(part for part in row["context"].split(" | ") if part.startswith("user: "))
+
+    base = {(r["task_id"], r["kind"].split("_")[-1], user(r)): action_from_json(r["draft"]) for r in small_rows
+            if r["kind"] in ("unsafe", "benign_twin")}
+    for row in extra:
+        original = base[(row["task_id"], "unsafe" if row["kind"] == "lookalike_unsafe" else "twin", user(row))]
+        changed = action_from_json(row["draft"])
+        assert changed.name == original.name
+        assert sum(changed.arguments[k] != v for k, v in original.arguments.items()) == 1
+
+
+def test_a_lookalike_takes_the_benign_twins_value_or_a_request_word_never_a_new_number():
+    import random
+
+    unsafe = ToolCall("book_flight", {"travel_class": "business", "card_id": "123", "cost": 900.0})
+    benign = ToolCall("book_flight", {"travel_class": "economy", "card_id": "123", "cost": 300.0})
+    seen = {str(_lookalike(unsafe, benign, ["Paris"], random.Random(i), unsafe=True).arguments) for i in range(30)}
+    assert seen == {str({**unsafe.arguments, "travel_class": "economy"}), str({**unsafe.arguments, "card_id": "Paris"})}
+    for i in range(30):  # the benign side never borrows the unsafe call's values
+        variant = _lookalike(benign, unsafe, ["Rome"], random.Random(i), unsafe=False)
+        assert "business" not in variant.arguments.values() and variant.arguments["cost"] == 300.0
+    assert _lookalike(ToolCall("fund", {"amount": 5.0}), None, ["x"], random.Random(0), unsafe=True) is None
+
+
 def test_bad_guard_options_and_splits_name_what_is_allowed():
     with pytest.raises(ValueError, match="--pairs must be at least 1"):
         guard_rows(GuardPairOptions(pairs=0))
+    with pytest.raises(ValueError, match="--lookalikes between 0 and 1"):
+        guard_rows(GuardPairOptions(lookalikes=1.5))
     with pytest.raises(ValueError, match="dev or test"):
         guard_eval_rows("train")
 

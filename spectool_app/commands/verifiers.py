@@ -92,7 +92,8 @@ def _cmd_build_guard_pairs(args: argparse.Namespace) -> int:
     from spectool_app.pairs import class_balance, write_pairs
 
     try:
-        train = guard_rows(GuardPairOptions(pairs=args.pairs, focus_pairs=args.focus_pairs, seed=args.seed))
+        train = guard_rows(GuardPairOptions(pairs=args.pairs, focus_pairs=args.focus_pairs, seed=args.seed,
+                                            lookalikes=args.lookalikes))
     except ValueError as exc:  # the counts: guard_rows names what is allowed
         raise UsageError(str(exc)) from exc
     out, summary = Path(args.out), {"command": _command(args), "splits": {}}
@@ -119,6 +120,8 @@ def _add_build_guard_pairs(commands: argparse._SubParsersAction) -> None:
     build.add_argument("--focus-pairs", type=int, default=defaults.focus_pairs,
                        help="extra pairs over the kinds whose cue is a comparison (guard.FOCUS_KINDS)")
     build.add_argument("--seed", type=int, default=defaults.seed, help="safety template seed")
+    build.add_argument("--lookalikes", type=float, default=defaults.lookalikes,
+                       help="share of pairs whose risky steps also get a call with one argument changed (0 to 1)")
     build.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     build.set_defaults(handler=_cmd_build_guard_pairs)
 
