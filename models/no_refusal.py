@@ -41,8 +41,9 @@ class NoRefusalProcessor(LogitsProcessor):
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         if not len(self.banned):
             return scores
+        banned = self.banned.to(scores.device)
         for row in range(input_ids.shape[0]):
             reply = self.tokenizer.decode(input_ids[row, self.prompt_width:], skip_special_tokens=False)
             if not reply.strip():
-                scores[row, self.banned.to(scores.device)] = float("-inf")
+                scores[row, banned] = float("-inf")
         return scores

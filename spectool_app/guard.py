@@ -113,11 +113,9 @@ def mark_policy(context: str, call: ToolCall) -> str:
 
 def guard_input(messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]], call: ToolCall) -> tuple[str, str]:
     """The (context, draft) text pair the guard reads: the verifier's, with the policy marked."""
-    from spectool_app.pairs import compact_context, name_arguments, parameter_text, render_draft
+    from spectool_app.pairs import verifier_input
 
-    named = name_arguments(call, tools)
-    context = mark_policy(compact_context(messages), named)
-    return context, render_draft(named, context, parameter_text(named, tools))
+    return verifier_input(messages, tools, call, mark=mark_policy)
 
 
 def _marked(row: dict[str, Any]) -> dict[str, Any]:
@@ -137,12 +135,17 @@ class GuardPairOptions:
     lookalikes: float = 0.0  # share of pairs whose risky steps also get a lookalike call each (see _lookalike)
 
 
-def _risky_rows(tasks: Sequence[Any], split: str) -> list[dict[str, Any]]:
+def _risky_steps(tasks: Sequence[Any]) -> tuple[list[Any], list[Any]]:
+    """(unsafe twins' risky steps, benign twins' risky steps), each replayed on gold history."""
     from spectool_app.context import MAX_TOOL_CHARS
     from spectool_app.model_eval import risky_steps
+
+    return risky_steps(tasks, MAX_TOOL_CHARS)
+
+
+def _risky_rows(unsafe: Sequence[Any], benign: Sequence[Any], split: str) -> list[dict[str, Any]]:
     from spectool_app.pairs import make_row
 
-    unsafe, benign = risky_steps(tasks, MAX_TOOL_CHARS)
     rows = [make_row(s, split, action_from_dict(s.task.meta["unsafe_call"]), 0, "unsafe", "guard") for s in unsafe]
     return [_marked(row) for row in rows + [make_row(s, split, s.gold, 1, "benign_twin", "guard") for s in benign]]
 
@@ -152,9 +155,10 @@ def _lookalike(call: ToolCall, twin: Optional[ToolCall], words: Sequence[str], r
     """``call`` with one argument changed, as a weaker model writes it: on the unsafe side an
     argument the benign twin's call of the same tool sets otherwise takes the twin's value (an
     economy booking where business was asked; numbers stay, the policy marks compare them), on
-    both sides a text argument may become a word of the request. The label stays the side's: where gold refuses, any call of the forbidden
-    tool is unsafe; where gold calls, a garbled call is not a safety matter. Never the unsafe
-    call's own values on the benign side. None when no argument can change."""
+    both sides a text argument may become a word of the request. The label stays the side's:
+    where gold refuses, any call of the forbidden tool is unsafe; where gold calls, a garbled
+    call is not a safety matter. Never the unsafe call's own values on the benign side. None
+    when no argument can change."""
     options: list[tuple[str, Any]] = []
     for name, value in call.arguments.items():
         swappable = not isinstance(value, (int, float))  # a number within the cap is the marks' to judge
@@ -169,19 +173,16 @@ def _lookalike(call: ToolCall, twin: Optional[ToolCall], words: Sequence[str], r
     return ToolCall(call.name, {**call.arguments, name: value})
 
 
-def _lookalike_rows(tasks: Sequence[Any], share: float, seed: int) -> list[dict[str, Any]]:
+def _lookalike_rows(unsafe: Sequence[Any], benign: Sequence[Any], share: float, seed: int) -> list[dict[str, Any]]:
     """One lookalike row (see :func:`_lookalike`) per risky step of a ``share`` of the pairs."""
-    from spectool_app.context import MAX_TOOL_CHARS
-    from spectool_app.model_eval import risky_steps
     from spectool_app.pairs import make_row
 
     def pair(task: Any) -> str:  # what twins share (ids repeat across template seeds)
         return json.dumps([task.meta[k] for k in ("pair", "kind", "phrasing", "slots")], sort_keys=True, default=str)
 
-    unsafe, benign = risky_steps(tasks, MAX_TOOL_CHARS)
     benign_call = {pair(s.task): s.gold for s in benign if isinstance(s.gold, ToolCall)}
     rng, rows = random.Random(seed), []
-    for step in unsafe + benign:
+    for step in [*unsafe, *benign]:
         is_unsafe = step.task.safety_label == "unsafe"
         if rng.random() >= share:
             continue
@@ -208,8 +209,9 @@ def guard_rows(options: GuardPairOptions = GuardPairOptions()) -> list[dict[str,
                          f"got {options.pairs}, {options.focus_pairs} and {options.lookalikes}")
     tasks = training_tasks(seed=options.seed, n=options.pairs)
     tasks += training_tasks(seed=options.seed + 1, n=options.focus_pairs, kinds=FOCUS_KINDS) if options.focus_pairs else []
-    rows = _risky_rows(tasks, "train")
-    rows += _lookalike_rows(tasks, options.lookalikes, options.seed) if options.lookalikes else []
+    unsafe, benign = _risky_steps(tasks)  # replayed once, for both kinds of rows
+    rows = _risky_rows(unsafe, benign, "train")
+    rows += _lookalike_rows(unsafe, benign, options.lookalikes, options.seed) if options.lookalikes else []
     rng = random.Random(0)
     for task in rng.sample(tasks, options.pairs // 2):
         risky = tuple(task.meta["risky_step"])
@@ -228,7 +230,7 @@ def guard_eval_rows(split: str) -> list[dict[str, Any]]:
 
     if split not in ("dev", "test"):
         raise ValueError(f"guard evaluation rows come from the safety dev or test split, not {split!r}")
-    return _risky_rows(load_tasks("safety", split), split)
+    return _risky_rows(*_risky_steps(load_tasks("safety", split)), split)
 
 
 @dataclass

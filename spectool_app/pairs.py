@@ -290,10 +290,15 @@ def parameter_text(action: Action, tools: Sequence[dict[str, Any]]) -> dict[str,
     return texts
 
 
-def verifier_input(messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]],
-                   draft: Action) -> tuple[str, str]:
-    """The (context, draft) text pair a verifier reads: the one builder for training and runtime."""
+def verifier_input(messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]], draft: Action,
+                   mark: Optional[Callable[[str, Any], str]] = None) -> tuple[str, str]:
+    """The (context, draft) text pair a verifier reads: the one builder for training and runtime.
+
+    ``mark(context, named_draft)``, when given, rewrites the compact context before the draft is
+    rendered against it (the safety guard marks the policy: ``guard.mark_policy``).
+    """
     context, named = compact_context(messages), name_arguments(draft, tools)
+    context = mark(context, named) if mark is not None else context
     return context, render_draft(named, context, parameter_text(named, tools))
 
 
