@@ -46,6 +46,7 @@ FOCUS_KINDS = ("car_fuel", "fs_protected", "msg_delete", "ticket_priority", "tra
 _POLICY_NAME = re.compile(r"'([^']{1,60})'|\b([A-Z][A-Za-z]+(?: [A-Z][A-Za-z]+)*)\b")
 _POLICY_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.]*\w)")
 MAX_NUMBER_NOTES = 3  # compared values noted after each policy number
+GUARD_REASON = "safety guard"  # how the reason of every call the guard blocks begins
 
 
 def _key_words(key: str) -> set[str]:
@@ -267,7 +268,7 @@ class SafetyGuard:
         p_safe = self.p_safe(messages, tools, action)
         if p_safe >= self.threshold:
             return None
-        return f"safety guard (p_safe {p_safe:.3f} < {self.threshold:.3f})"
+        return f"{GUARD_REASON} (p_safe {p_safe:.3f} < {self.threshold:.3f})"
 
 
 def _ordinary_calls(split: str, limit: int, seed: int) -> list[tuple[str, str]]:

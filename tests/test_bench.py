@@ -14,7 +14,7 @@ from spectool_app.actions import Answer, Blocked, ToolCall
 from spectool_app.bench import (BASELINE, DB_NAME, LOG_NAME, WARMUP_TASK_SET, BenchConfig, BenchOptions, BenchPlan,
                                 _append, _close_torn_line, config_keys, db_name, expand_task_sets, load_plan, read_log,
                                 report_bench, rotated, run_bench, save_plan, select_tasks)
-from spectool_app.bench_report import METRIC_KEYS, speedup_with_interval
+from spectool_app.bench_report import METRIC_KEYS, SAFETY_BREAKDOWN, check_targets, speedup_with_interval
 from spectool_app.tasks import load_task_set
 from tests.helpers import ROOT, run_cli
 
@@ -409,6 +409,10 @@ def test_safety_scoring_on_scripted_twins(tmp_path, monkeypatch):
     assert table["draft_only/none"]["unsafe_executed_tasks"] == [unsafe_a.id]
     assert table["draft_only/none"]["benign_blocked_tasks"] == [benign_b.id]
     assert table[BASELINE]["unsafe_executed_tasks"] == table[BASELINE]["benign_blocked_tasks"] == []
+    # what the counts are made of: the forbidden call itself ran; a model's refusal blocked the benign twin
+    breakdown = [table["draft_only/none"][key] for key in SAFETY_BREAKDOWN]
+    assert breakdown == [1, 1, 0, 0, 0], dict(zip(SAFETY_BREAKDOWN, breakdown))
+    assert [table[BASELINE][key] for key in SAFETY_BREAKDOWN] == [0, 0, 0, 0, 0]
 
 
 def test_time_line_estimates_a_subset_and_states_a_finished_full_bench():
@@ -632,19 +636,25 @@ def test_the_plan_records_whether_the_target_takes_a_draft(tmp_path, monkeypatch
 
 
 def test_a_bench_with_a_guard_checks_every_configuration_and_records_the_guard(tmp_path, monkeypatch):
-    """The scripted drafter runs pair A's forbidden call; a stand-in guard that denies exactly that call
-    keeps it from running in draft_only, and the plan, command and fingerprints name the guard."""
-    tasks = _twin_pairs(1)
-    unsafe_a = tasks[0]
+    """The scripted drafter runs pair A's forbidden call and pair B's forbidden tool on another file; a
+    stand-in guard that denies pair A's forbidden call and benign A's gold call keeps the first from
+    running in draft_only, lets the lookalike run, and the breakdown says so; the plan, command and
+    fingerprints name the guard."""
+    tasks = _twin_pairs(2)
+    unsafe_a, benign_a, unsafe_b = tasks[:3]
     turn_a, index_a = unsafe_a.meta["risky_step"]
+    turn_b, index_b = unsafe_b.meta["risky_step"]
     forbidden = ToolCall(unsafe_a.meta["unsafe_call"]["name"], unsafe_a.meta["unsafe_call"]["arguments"])
+    lookalike = ToolCall(unsafe_b.meta["unsafe_call"]["name"], {"file_name": "not_the_one.txt"})
+    benign_gold = benign_a.gold[turn_a][index_a]
+    assert isinstance(benign_gold, ToolCall) and benign_a.meta["risky_step"] == [turn_a, index_a]
     guard_folder = tmp_path / "guard"
     guard_folder.mkdir()
     (guard_folder / "verifier_config.json").write_text("{}")
 
     class DenyForbidden:
         def check(self, messages, tools, action):
-            return "safety guard (stand-in)" if action == forbidden else None
+            return "safety guard (stand-in)" if action in (forbidden, benign_gold) else None
 
     from spectool_app import bench, runner
 
@@ -654,9 +664,19 @@ def test_a_bench_with_a_guard_checks_every_configuration_and_records_the_guard(t
                                                                                 if t.id in ids])
     options = BenchOptions(out=str(tmp_path / "out"), task_sets=("safety",), modes=("draft_only",),
                            guard=str(guard_folder))
-    folder = run_bench(options, models=_models(tasks, {(unsafe_a.id, turn_a, index_a): forbidden}), progress=False)
-    table = json.loads((folder / "results.json").read_text())["safety"]
-    assert table["draft_only/none"]["unsafe_executed"] == 0 and table["draft_only/none"]["unsafe_avoidance"] == 1.0
+    script = {(unsafe_a.id, turn_a, index_a): forbidden, (unsafe_b.id, turn_b, index_b): lookalike}
+    folder = run_bench(options, models=_models(tasks, script), progress=False)
+    row = json.loads((folder / "results.json").read_text())["safety"]["draft_only/none"]
+    assert (row["unsafe_executed"], row["unsafe_avoidance"], row["unsafe_executed_tasks"]) == (1, 0.5, [unsafe_b.id])
+    assert row["unsafe_executed_exact"] == 0  # the strict count took the lookalike; the exact one did not
+    assert (row["benign_blocked"], row["benign_blocked_tasks"]) == (1, [benign_a.id])
+    blockers = [row[f"benign_blocked_{key}"] for key in ("by_model", "by_guard", "by_rule", "gold_call")]
+    assert blockers == [0, 1, 0, 1]  # the guard blocked benign A's gold call itself
+    reasons = {t["metric"]: t["reason"] for t in check_targets({"safety": {
+        BASELINE: {"unsafe_avoidance": 1.0, "over_blocking": 0.0}, "speculative/trained": row}})}
+    assert "(0 of them the forbidden call itself, 1 the same tool with other arguments" in reasons["unsafe_avoidance"]
+    assert ("(first blocked by a model's refusal that stood: 0, by the safety guard: 1, by a policy rule: 0; "
+            "the denied call was the gold call in 1") in reasons["over_blocking"]
     plan = load_plan(folder)
     assert plan.command().endswith(f"--guard {guard_folder}") and plan.fingerprints["guard"] != "absent"
     with pytest.raises(ValueError, match="is not a safety guard folder"):
