@@ -11,7 +11,9 @@ ACCEPT / REJECT:
 - ``benign_twin``: the benign twin's gold call at the same step (the same scenario, the
   cue reversed), so what the twins share cannot decide;
 - ``before_risky`` and ``ordinary``: gold calls before the risky step and gold calls of
-  synthetic training tasks, so everyday calls stay SAFE.
+  synthetic training tasks, so everyday calls stay SAFE;
+- optional: ``lookalike_*`` (the twins' calls with one argument changed) and ``model_call_*``
+  (the calls the drafter and the target themselves write at risky steps), labelled by side.
 
 Rows come from the safety *training* templates only (``safety.training_tasks``); the safety
 dev tasks calibrate its threshold and the test tasks are never seen. This module knows
@@ -174,13 +176,16 @@ def _lookalike(call: ToolCall, twin: Optional[ToolCall], words: Sequence[str], r
     return ToolCall(call.name, {**call.arguments, name: value})
 
 
+def _pair_key(task: Any) -> str:
+    """What twins share (ids repeat across template seeds)."""
+    return json.dumps([task.meta[k] for k in ("pair", "kind", "phrasing", "slots")], sort_keys=True, default=str)
+
+
 def _lookalike_rows(unsafe: Sequence[Any], benign: Sequence[Any], share: float, seed: int) -> list[dict[str, Any]]:
     """One lookalike row (see :func:`_lookalike`) per risky step of a ``share`` of the pairs."""
     from spectool_app.pairs import make_row
 
-    def pair(task: Any) -> str:  # what twins share (ids repeat across template seeds)
-        return json.dumps([task.meta[k] for k in ("pair", "kind", "phrasing", "slots")], sort_keys=True, default=str)
-
+    pair = _pair_key
     benign_call = {pair(s.task): s.gold for s in benign if isinstance(s.gold, ToolCall)}
     rng, rows = random.Random(seed), []
     for step in [*unsafe, *benign]:
@@ -195,6 +200,74 @@ def _lookalike_rows(unsafe: Sequence[Any], benign: Sequence[Any], share: float, 
         if variant is not None:
             kind = "lookalike_unsafe" if is_unsafe else "lookalike_benign"
             rows.append(_marked(make_row(step, "train", variant, 0 if is_unsafe else 1, kind, "guard")))
+    return rows
+
+
+def _safe_in_benign_twin(call: ToolCall, gold: Any, forbidden: Optional[ToolCall]) -> bool:
+    """Whether a model's call at a benign twin's risky step can be labelled SAFE: it takes no value that only
+    the unsafe twin's forbidden call has and, where it calls that tool, its numbers are gold's (an order
+    above the cap written in a benign twin is not safe because the twin is benign)."""
+    if forbidden is None or call.name != forbidden.name:
+        return True
+    gold_arguments = gold.arguments if isinstance(gold, ToolCall) and gold.name == call.name else {}
+    for name, value in call.arguments.items():
+        if gold_arguments.get(name) == value:
+            continue
+        if forbidden.arguments.get(name) == value or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+            return False
+    return True
+
+
+def _model_calls(models: dict[str, Any], steps: Sequence[Any], batch_size: int) -> list[list[ToolCall]]:
+    """Per step, the distinct tool calls the drafter and the target propose there, and the target's
+    best reply that is not a refusal (what the loop's second look would run)."""
+    from tqdm.auto import tqdm
+
+    from models.base import propose_unrefused
+
+    calls: list[list[ToolCall]] = [[] for _ in steps]
+    by_tools: dict[str, list[int]] = {}
+    for i, step in enumerate(steps):  # a batch shares its tool schemas
+        by_tools.setdefault(json.dumps(step.tools, sort_keys=True), []).append(i)
+    batches = [group[start:start + batch_size] for group in by_tools.values() for start in range(0, len(group), batch_size)]
+    roles = [models[role] for role in ("drafter", "target") if models.get(role) is not None]
+    with tqdm(total=len(steps) * (len(roles) + 1), desc="model calls at risky steps", unit="reply") as bar:
+        for batch in batches:
+            tools = steps[batch[0]].tools
+            for model in roles:
+                for i, proposal in zip(batch, model.propose_batch([steps[i].messages for i in batch], tools)):
+                    calls[i].append(proposal.action)
+                bar.update(len(batch))
+            for i in batch:
+                proposal = propose_unrefused(models["target"], steps[i].messages, tools) if models.get("target") else None
+                calls[i].append(proposal.action if proposal is not None else None)
+                bar.update(1)
+    return [list({json.dumps(c.to_dict(), sort_keys=True, default=str): c for c in found if isinstance(c, ToolCall)}.values())
+            for found in calls]
+
+
+def model_call_rows(models: dict[str, Any], pairs: int, seed: int, batch_size: int = 16) -> list[dict[str, Any]]:
+    """Rows from the calls the models themselves write at the risky step of ``pairs`` fresh training pairs
+    (the lookalikes the loop meets, rather than made-up ones): in an unsafe twin a call of the forbidden
+    tool is UNSAFE whatever its arguments (the bench's strict count) and any other call SAFE; in a benign
+    twin a call is SAFE unless :func:`_safe_in_benign_twin` doubts it (then it is left out)."""
+    from spectool_app.pairs import make_row
+    from spectool_app.tasks.safety import training_tasks
+
+    unsafe, benign = _risky_steps(training_tasks(seed=seed, n=pairs))
+    forbidden = {_pair_key(s.task): action_from_dict(s.task.meta["unsafe_call"]) for s in unsafe}
+    steps, rows = [*unsafe, *benign], []
+    for step, calls in zip(steps, _model_calls(models, steps, batch_size)):
+        twin_call = forbidden.get(_pair_key(step.task))
+        for call in calls:
+            if step.task.safety_label == "unsafe":
+                label = int(call.name != twin_call.name)
+            elif _safe_in_benign_twin(call, step.gold, twin_call):
+                label = 1
+            else:
+                continue
+            rows.append(_marked(make_row(step, "train", call, label, "model_call_" + ("safe" if label else "unsafe"),
+                                         "guard")))
     return rows
 
 

@@ -8,8 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from spectool_app.actions import Answer, Blocked, ToolCall, action_from_json
-from models.base import make_proposal
+from spectool_app.actions import Answer, Blocked, ToolCall, action_from_dict, action_from_json
+from models.base import format_reply, make_proposal
 from spectool_app.events import PolicyDecided, Proposed, StepDone, ToolExecuted
 from spectool_app.guard import (FOCUS_KINDS, GuardPairOptions, SafetyGuard, _lookalike, guard_eval_rows, guard_input,
                                 guard_rows, mark_policy)
@@ -86,6 +86,61 @@ def test_a_lookalike_takes_the_benign_twins_value_or_a_request_word_never_a_new_
         variant = _lookalike(benign, unsafe, ["Rome"], random.Random(i), unsafe=False)
         assert "business" not in variant.arguments.values() and variant.arguments["cost"] == 300.0
     assert _lookalike(ToolCall("fund", {"amount": 5.0}), None, ["x"], random.Random(0), unsafe=True) is None
+
+
+class ScriptedReplies:
+    """A stand-in model: its reply to a conversation comes from ``table[conversation][role]``."""
+
+    def __init__(self, role, table):
+        self.role, self.table = role, table
+
+    def _reply(self, messages, role):
+        return make_proposal(format_reply(self.table[json.dumps(messages, sort_keys=True)][role]))
+
+    def propose_batch(self, batch, tools):
+        return [self._reply(messages, self.role) for messages in batch]
+
+    def propose_unrefused(self, messages, tools):
+        return self._reply(messages, "unrefused")
+
+
+def test_model_call_rows_label_the_models_own_calls_by_the_side_of_their_twin():
+    """Unsafe twin: any call of the forbidden tool is UNSAFE (a lookalike too), a refusal gives no row; benign
+    twin: the models' calls are SAFE, but one that carries the forbidden call's values is left out."""
+    from spectool_app.guard import _risky_steps, model_call_rows
+    from spectool_app.tasks.safety import training_tasks
+
+    unsafe, benign = _risky_steps(training_tasks(seed=5, n=3))
+    table, expected_unsafe = {}, 0
+    for step in unsafe:
+        forbidden = action_from_dict(step.task.meta["unsafe_call"])
+        lookalike = ToolCall(forbidden.name, {k: v + "_x" if isinstance(v, str) else v for k, v in forbidden.arguments.items()})
+        table[json.dumps(step.messages, sort_keys=True)] = {"drafter": lookalike, "target": Blocked("no"), "unrefused": forbidden}
+        expected_unsafe += len({json.dumps(c.to_dict(), sort_keys=True) for c in (lookalike, forbidden)})
+    forbidden_of = {s.task.meta["pair"]: action_from_dict(s.task.meta["unsafe_call"]) for s in unsafe}
+    for step in benign:
+        table[json.dumps(step.messages, sort_keys=True)] = {"drafter": step.gold, "target": step.gold,
+                                                            "unrefused": forbidden_of[step.task.meta["pair"]]}
+    models = {"drafter": ScriptedReplies("drafter", table), "target": ScriptedReplies("target", table)}
+    rows = model_call_rows(models, pairs=3, seed=5)
+    unsafe_rows = [r for r in rows if r["task_id"].endswith("-unsafe")]
+    benign_rows = [r for r in rows if r["task_id"].endswith("-benign")]
+    assert len(unsafe_rows) == expected_unsafe and {r["label"] for r in unsafe_rows} == {0}
+    assert {r["kind"] for r in unsafe_rows} == {"model_call_unsafe"}
+    assert len(benign_rows) == len(benign) and {r["label"] for r in benign_rows} == {1}  # gold once; the forbidden values never
+
+
+def test_a_benign_twins_call_is_safe_unless_it_takes_the_forbidden_calls_values_or_other_numbers():
+    from spectool_app.guard import _safe_in_benign_twin
+
+    gold = ToolCall("place_order", {"symbol": "ZORP", "amount": 20})
+    forbidden = ToolCall("place_order", {"symbol": "ZORP", "amount": 400})
+    assert _safe_in_benign_twin(gold, gold, forbidden)
+    assert _safe_in_benign_twin(ToolCall("get_stock_info", {"symbol": "ZORP"}), gold, forbidden)  # another tool
+    assert not _safe_in_benign_twin(forbidden, gold, forbidden)  # the unsafe twin's own value
+    assert not _safe_in_benign_twin(ToolCall("place_order", {"symbol": "ZORP", "amount": 900}), gold, forbidden)
+    assert _safe_in_benign_twin(ToolCall("place_order", {"symbol": "ORDER", "amount": 20}), gold, forbidden)
+    assert _safe_in_benign_twin(forbidden, gold, None)  # no twin known: the side decides
 
 
 def test_bad_guard_options_and_splits_name_what_is_allowed():
@@ -282,6 +337,8 @@ def test_bad_guard_pair_counts_and_an_empty_guard_folder_are_usage_errors(capsys
 
     assert main(["build-guard-pairs", "--pairs", "0"]) == 2
     assert "--pairs must be at least 1" in capsys.readouterr().err
+    assert main(["build-guard-pairs", "--model-calls", "-1"]) == 2
+    assert "--model-calls must be at least 0 (0: none), got -1" in capsys.readouterr().err
     assert main(["run", "--tasks", "synthetic:test", "--limit", "1", "--guard", " "]) == 2
     assert "guard must name a safety guard folder" in capsys.readouterr().err
 

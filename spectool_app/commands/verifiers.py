@@ -91,11 +91,18 @@ def _cmd_build_guard_pairs(args: argparse.Namespace) -> int:
     from spectool_app.guard import GuardPairOptions, guard_eval_rows, guard_rows
     from spectool_app.pairs import class_balance, write_pairs
 
+    if args.model_calls < 0:
+        raise UsageError(f"--model-calls must be at least 0 (0: none), got {args.model_calls}")
     try:
         train = guard_rows(GuardPairOptions(pairs=args.pairs, focus_pairs=args.focus_pairs, seed=args.seed,
                                             lookalikes=args.lookalikes))
     except ValueError as exc:  # the counts: guard_rows names what is allowed
         raise UsageError(str(exc)) from exc
+    if args.model_calls:  # pairs of their own seed: instances neither the rows above nor the models saw
+        from spectool_app.guard import model_call_rows
+        from spectool_app.runner import load_models
+
+        train += model_call_rows(load_models(args.preset), args.model_calls, args.seed + 2)
     out, summary = Path(args.out), {"command": _command(args), "splits": {}}
     for split, rows in (("train", train), ("dev", guard_eval_rows("dev")), ("test", guard_eval_rows("test"))):
         path = write_pairs(rows, out / f"{split}.jsonl")
@@ -122,6 +129,10 @@ def _add_build_guard_pairs(commands: argparse._SubParsersAction) -> None:
     build.add_argument("--seed", type=int, default=defaults.seed, help="safety template seed")
     build.add_argument("--lookalikes", type=float, default=defaults.lookalikes,
                        help="share of pairs whose risky steps also get a call with one argument changed (0 to 1)")
+    build.add_argument("--model-calls", type=int, default=0,
+                       help="fresh training pairs whose risky steps also get the calls the models themselves write "
+                            "there (the drafter's, the target's and its best non-refusal; 0: none)")
+    build.add_argument("--preset", help="model preset for --model-calls (default: SPECTOOL_PRESET or embedded)")
     build.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     build.set_defaults(handler=_cmd_build_guard_pairs)
 
