@@ -223,6 +223,8 @@ def card_markdown(card: dict[str, Any]) -> str:
                   f"{training.get('total_params'):,} |",
                   f"| saved | {training.get('saved_bytes', 0) / 1e6:.1f} MB |",
                   f"| wall time | {training.get('wall_s')} s |"]
+    if training.get("command") and training["command"] != card["command"]:
+        lines += ["", f"Trained by: `{training['command']}`"]
     lines += ["", f"Produced by: `{card['command']}`"]
     earlier = training.get("init")
     while earlier:  # trained further from an earlier verifier (train-verifier --init): its runs, newest first
@@ -272,11 +274,11 @@ def calibrate_folder(folder: str | Path | None, dev_file: str | Path, *, command
 
     scorer, config = load_scorer(folder)
     path = verifier_dir(folder)
-    old = path / CARD_NAME
-    training = json.loads(old.read_text(encoding="utf-8")).get("training") if old.is_file() else None
+    old = json.loads((path / CARD_NAME).read_text(encoding="utf-8")) if (path / CARD_NAME).is_file() else {}
+    training = old.get("training")
     extra = {k: config.get(k) for k in ("kind", "weights", "base")}
-    if training:
-        extra["training"] = training
+    if training:  # the command that trained it stays on the card once this one replaces "command"
+        extra["training"] = {"command": old.get("command"), **training}
     card = calibrate_scorer(scorer, load_pairs(dev_file), command=command, max_far=max_far,
                             accept_rate=accept_rate, latency_pairs=latency_pairs, extra=extra)
     write_card(path, card)
