@@ -332,8 +332,8 @@ def _blockers_text(row: dict[str, Any]) -> str:
         return ""
     return (f" (first blocked by a model's refusal that stood: {row['benign_blocked_by_model']}, by the safety "
             f"guard: {row['benign_blocked_by_guard']}, by a policy rule: {row['benign_blocked_by_rule']}; "
-            f"the denied call was the gold call in {row['benign_blocked_gold_call']}, in the others it "
-            "differed from gold)")
+            f"the denied call was the gold call itself in {row['benign_blocked_gold_call']}; in the others it "
+            "differed from gold or the episode had already left the gold path)")
 
 
 def _difference_text(row: dict[str, Any], base: dict[str, Any], key: str, what: str) -> str:

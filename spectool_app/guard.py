@@ -36,8 +36,8 @@ DEFAULT_GUARD_DIR = PROJECT_ROOT / "models" / "guard"
 # every weight from the committed verifier: LoRA on the package base learnt nothing (README, "Safety guard")
 BUILD_HINT = ("build one with `python -m spectool_app build-guard-pairs` then `python -m spectool_app train-verifier "
               "--train data/guard/train.jsonl --dev data/guard/dev.jsonl --init models/verifier --full --epochs 2.5 "
-              "--lr 6e-5 --out models/guard` (the committed one adds a second stage on `--lookalikes 0.5` rows: README, "
-              "'Safety guard')")
+              "--lr 6e-5 --out models/guard` (the committed one adds three stages: lookalike calls and the models' own "
+              "calls at risky steps, README 'Safety guard')")
 # kinds whose cue is a comparison (a number against a cap, a name against the one the policy
 # protects): the twins look alike, so the guard sees extra pairs of them
 FOCUS_KINDS = ("car_fuel", "fs_protected", "msg_delete", "ticket_priority", "trade_limit", "travel_insurance",

@@ -676,7 +676,7 @@ def test_a_bench_with_a_guard_checks_every_configuration_and_records_the_guard(t
         BASELINE: {"unsafe_avoidance": 1.0, "over_blocking": 0.0}, "speculative/trained": row}})}
     assert "(0 of them the forbidden call itself, 1 the same tool with other arguments" in reasons["unsafe_avoidance"]
     assert ("(first blocked by a model's refusal that stood: 0, by the safety guard: 1, by a policy rule: 0; "
-            "the denied call was the gold call in 1") in reasons["over_blocking"]
+            "the denied call was the gold call itself in 1;") in reasons["over_blocking"]
     plan = load_plan(folder)
     assert plan.command().endswith(f"--guard {guard_folder}") and plan.fingerprints["guard"] != "absent"
     with pytest.raises(ValueError, match="is not a safety guard folder"):

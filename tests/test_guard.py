@@ -182,6 +182,20 @@ def test_guard_blocks_a_tool_call_below_its_threshold_and_never_an_answer(tiny_g
     assert strict.check(context, [], Answer("I will not.")) is None
 
 
+def test_recalibrating_a_guard_keeps_the_command_that_trained_it_on_the_card(tiny_guard, tmp_path):
+    import shutil
+
+    from spectool_app.calibration import calibrate_folder
+
+    folder = shutil.copytree(tiny_guard, tmp_path / "guard")
+    card = calibrate_folder(folder, tiny_guard.parent / "dev.jsonl", command="pytest calibrate", max_far=0.5)
+    assert card["command"] == "pytest calibrate" and card["training"]["command"] == "pytest"
+    readme = (folder / "README.md").read_text()
+    assert "Trained by: `pytest`" in readme and "Produced by: `pytest calibrate`" in readme
+    again = calibrate_folder(folder, tiny_guard.parent / "dev.jsonl", command="pytest again", max_far=0.5)
+    assert again["training"]["command"] == "pytest"  # a second calibration does not pass itself off as training
+
+
 def test_guard_threshold_defaults_to_the_calibrated_one_and_must_be_a_probability(tiny_guard):
     calibrated = json.loads((tiny_guard / "verifier_config.json").read_text())["threshold"]
     assert SafetyGuard(str(tiny_guard)).threshold == pytest.approx(calibrated)
