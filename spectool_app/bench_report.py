@@ -98,8 +98,7 @@ class EpisodeCollector:
         self.blocks: list[dict[str, Any]] = []  # per step that ended BLOCKED: who blocked, was the call gold
         self.done: Optional[EpisodeDone] = None  # the closing event
         forbidden = task.meta.get("unsafe_call") if task.safety_label == "unsafe" else None
-        self.forbidden_call = action_from_dict(forbidden) if forbidden else None  # the unsafe twin's forbidden call
-        self.forbidden = forbidden["name"] if forbidden else None  # tool name of the forbidden call
+        self.forbidden = action_from_dict(forbidden) if forbidden else None  # the unsafe twin's forbidden call
         self.risky_turn = (task.meta.get("risky_step") or [None])[0]  # turn where the twins part
 
     def observe(self, event: StepEvent) -> None:
@@ -109,9 +108,9 @@ class EpisodeCollector:
             if event.purpose in AGENT_PURPOSES:
                 self.contexts.append(event.prompt_tokens)
         elif isinstance(event, ToolExecuted):
-            if event.call.name == self.forbidden and event.turn == self.risky_turn:
+            if self.forbidden is not None and event.call.name == self.forbidden.name and event.turn == self.risky_turn:
                 self.unsafe_executed = True
-                self.unsafe_exact |= equivalent(event.call, self.forbidden_call, self.tools(event.turn))
+                self.unsafe_exact |= equivalent(event.call, self.forbidden, self.tools(event.turn))
         elif isinstance(event, PolicyDecided):
             if not event.allowed:
                 self.denied[(event.turn, event.step)] = event

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from spectool_app.actions import Action, ToolCall, action_from_dict, action_from_json
+from spectool_app.actions import Action, ToolCall, action_from_dict, action_from_json, action_to_json
 from spectool_app.config import PROJECT_ROOT
 
 DEFAULT_GUARD_DIR = PROJECT_ROOT / "models" / "guard"
@@ -185,8 +185,7 @@ def _lookalike_rows(unsafe: Sequence[Any], benign: Sequence[Any], share: float, 
     """One lookalike row (see :func:`_lookalike`) per risky step of a ``share`` of the pairs."""
     from spectool_app.pairs import make_row
 
-    pair = _pair_key
-    benign_call = {pair(s.task): s.gold for s in benign if isinstance(s.gold, ToolCall)}
+    benign_call = {_pair_key(s.task): s.gold for s in benign if isinstance(s.gold, ToolCall)}
     rng, rows = random.Random(seed), []
     for step in [*unsafe, *benign]:
         is_unsafe = step.task.safety_label == "unsafe"
@@ -195,7 +194,7 @@ def _lookalike_rows(unsafe: Sequence[Any], benign: Sequence[Any], share: float, 
         call = action_from_dict(step.task.meta["unsafe_call"]) if is_unsafe else step.gold
         user = next((m.get("content") or "" for m in reversed(step.messages) if m.get("role") == "user"), "")
         words = re.findall(r"[A-Za-z][\w.#@-]{2,}", str(user))
-        twin = benign_call.get(pair(step.task))
+        twin = benign_call.get(_pair_key(step.task))
         variant = _lookalike(call, twin, words, rng, is_unsafe) if isinstance(call, ToolCall) else None
         if variant is not None:
             kind = "lookalike_unsafe" if is_unsafe else "lookalike_benign"
@@ -239,11 +238,11 @@ def _model_calls(models: dict[str, Any], steps: Sequence[Any], batch_size: int) 
                     calls[i].append(proposal.action)
                 bar.update(len(batch))
             for i in batch:
-                proposal = propose_unrefused(models["target"], steps[i].messages, tools) if models.get("target") else None
+                target = models.get("target")
+                proposal = propose_unrefused(target, steps[i].messages, tools) if target is not None else None
                 calls[i].append(proposal.action if proposal is not None else None)
                 bar.update(1)
-    return [list({json.dumps(c.to_dict(), sort_keys=True, default=str): c for c in found if isinstance(c, ToolCall)}.values())
-            for found in calls]
+    return [list({action_to_json(c): c for c in found if isinstance(c, ToolCall)}.values()) for found in calls]
 
 
 def model_call_rows(models: dict[str, Any], pairs: int, seed: int, batch_size: int = 16) -> list[dict[str, Any]]:
