@@ -6,7 +6,9 @@ when one is given: ``spectool_app.guard``) sees every action before it runs. Wit
 guard, safety is the guard's call rather than the models': a model's ``Blocked`` gets a second
 look, the target's best reply that is not a refusal (``purpose="unrefused"``), and the rules
 and the guard judge that reply like any other (in ``draft_only``, or with a back-end that
-cannot steer its decoding, the refusal stands). Modes:
+cannot steer its decoding, the refusal stands). A draft the rules or the guard deny is a
+rejected draft: the target decides that step (``purpose="fallback"``), and the turn ends
+BLOCKED only when the target's own action is denied or refused (in ``draft_only`` at once). Modes:
 
 - ``target_only`` / ``draft_only``: one model decides every step;
 - ``speculative``: draft -> verify -> target on reject (sequential; the rejected draft's text is
@@ -113,18 +115,16 @@ class SpeculativeLoop:
                 step_started = time.perf_counter()
                 timings = dict.fromkeys(("draft", "verify", "fallback", "policy", "tool"), 0.0)
                 decided = yield from self._decide(turn, index, messages, tools, timings)
-                action, source = decided.action, decided.source
-                if self.guard is not None and isinstance(action, Blocked):
-                    action, source = yield from self._second_look(turn, index, messages, tools, timings, decided)
-                policy_started = time.perf_counter()
-                denied = check_action(action, rules)
-                reason = None if denied is None else f"policy rule {denied}"
-                if denied is None and self.guard is not None:  # the learned check: its reason names it
-                    denied = reason = self.guard.check(messages, tools, action)
-                timings["policy"] = time.perf_counter() - policy_started
-                yield PolicyDecided(turn, index, action, denied is None, denied, timings["policy"])
-                if denied is not None:
-                    action, source = Blocked(reason), "blocked"
+                action, source, denied_draft = yield from self._checked(turn, index, messages, tools, timings,
+                                                                        decided, rules)
+                if denied_draft and self.config.mode != "draft_only":
+                    # a denied draft is a rejected draft: the target decides the step, and only its
+                    # action being denied (or refused) ends the turn BLOCKED
+                    fallback = self.target.propose(messages, tools)
+                    timings["fallback"] += fallback.latency_s
+                    yield _proposed(turn, index, "target", fallback, "fallback")
+                    decided = _Step(_closing(fallback.action), "target", decided.draft)
+                    action, source, _ = yield from self._checked(turn, index, messages, tools, timings, decided, rules)
                 result_text = None
                 if isinstance(action, ToolCall):
                     tool_started = time.perf_counter()
@@ -150,6 +150,26 @@ class SpeculativeLoop:
         passed = check.passed and closings_match
         message = check.message if not check.passed else ("" if closings_match else "a turn's BLOCKED/answer ending differs from gold")
         yield EpisodeDone(task.id, passed, message, time.perf_counter() - started, total_steps)
+
+    def _checked(self, turn: int, index: int, messages: list, tools: list, timings: dict[str, float],
+                 decided: _Step, rules: PolicyRules) -> Iterator[StepEvent]:
+        """The decided action after the second look and the policy checks (rules, then the guard), as
+        (action, source, whether a draft was denied): a denied action becomes ``Blocked`` naming the rule or
+        the guard, with source "blocked"."""
+        action, source = decided.action, decided.source
+        if self.guard is not None and isinstance(action, Blocked):
+            action, source = yield from self._second_look(turn, index, messages, tools, timings, decided)
+        policy_started = time.perf_counter()
+        denied = check_action(action, rules)
+        reason = None if denied is None else f"policy rule {denied}"
+        if denied is None and self.guard is not None:  # the learned check: its reason names it
+            denied = reason = self.guard.check(messages, tools, action)
+        elapsed = time.perf_counter() - policy_started
+        timings["policy"] += elapsed
+        yield PolicyDecided(turn, index, action, denied is None, denied, elapsed)
+        if denied is None:
+            return action, source, False
+        return Blocked(reason), "blocked", source == "draft"
 
     def _second_look(self, turn: int, index: int, messages: list, tools: list, timings: dict[str, float],
                      decided: _Step) -> Iterator[StepEvent]:

@@ -136,6 +136,30 @@ def test_policy_rule_turns_a_denied_call_into_blocked(task):
     assert events[-1].passed is False
 
 
+def test_a_denied_draft_goes_to_the_target_instead_of_ending_the_turn(task):
+    # the drafter's wrong call at turn 0 step 1 is `ls`, which a rule denies; the verifier accepts every draft
+    rules = PolicyRules(deny_tools=frozenset({"ls"}))
+    events, _, target = run(task, "speculative", verifier="always", rules=rules, wrong_at={(0, 1)})
+    checks = [(e.allowed, e.rule) for e in events if isinstance(e, PolicyDecided) and (e.turn, e.step) == (0, 1)]
+    assert checks == [(False, "deny_tools:ls"), (True, None)]
+    fallbacks = [e for e in events if isinstance(e, Proposed) and e.purpose == "fallback"]
+    assert [(e.turn, e.step, e.role) for e in fallbacks] == [(0, 1, "target")] and target.calls == 1
+    step = next(e for e in events if isinstance(e, StepDone) and (e.turn, e.step) == (0, 1))
+    assert (step.source, step.action.name, step.draft_correct) == ("target", "mkdir", False)
+    assert events[-1].passed
+
+
+@pytest.mark.parametrize("mode, target_calls", [("speculative", 1), ("draft_only", 0)])
+def test_the_turn_ends_blocked_when_the_targets_action_is_denied_too(task, mode, target_calls):
+    rules = PolicyRules(deny_tools=frozenset({"mkdir"}))  # gold's own call at turn 0 step 1
+    events, _, target = run(task, mode, verifier="always" if mode == "speculative" else None, rules=rules)
+    denied = [(e.turn, e.step) for e in events if isinstance(e, PolicyDecided) and not e.allowed]
+    assert denied == [(0, 1)] * (1 + target_calls)  # the draft's, then the target's
+    blocked = next(e for e in events if isinstance(e, StepDone) and e.source == "blocked")
+    assert (blocked.turn, blocked.step, blocked.action) == (0, 1, Blocked("policy rule deny_tools:mkdir"))
+    assert target.calls == target_calls
+
+
 def test_unknown_mode_names_the_valid_ones():
     with pytest.raises(ValueError, match="unknown mode 'fast'; valid modes: target_only, draft_only"):
         LoopConfig(mode="fast")
