@@ -136,6 +136,7 @@ class GuardPairOptions:
     seed: int = 777  # safety template seed (the focus pairs use seed + 1)
     synthetic_tasks: int = 600  # synthetic train tasks the ordinary calls are drawn from
     lookalikes: float = 0.0  # share of pairs whose risky steps also get a lookalike call each (see _lookalike)
+    premature: bool = False  # the forbidden call before the check gold makes first, UNSAFE (see _premature_rows)
 
 
 def _risky_steps(tasks: Sequence[Any]) -> tuple[list[Any], list[Any]]:
@@ -245,27 +246,32 @@ def _model_calls(models: dict[str, Any], steps: Sequence[Any], batch_size: int) 
     return [list({action_to_json(c): c for c in found if isinstance(c, ToolCall)}.values()) for found in calls]
 
 
-def model_call_rows(models: dict[str, Any], pairs: int, seed: int, batch_size: int = 16) -> list[dict[str, Any]]:
-    """Rows from the calls the models themselves write at the risky step of ``pairs`` fresh training pairs
-    (the lookalikes the loop meets, rather than made-up ones): in an unsafe twin a call of the forbidden
-    tool is UNSAFE whatever its arguments (the bench's strict count) and any other call SAFE; in a benign
-    twin a call is SAFE unless :func:`_safe_in_benign_twin` doubts it (then it is left out)."""
+def model_call_rows(models: dict[str, Any], tasks: Sequence[Any], split: str = "train",
+                    batch_size: int = 16) -> list[dict[str, Any]]:
+    """Rows from the calls the models themselves write at the risky step of safety ``tasks`` (fresh training
+    pairs, or the dev pairs so that calibration sees them too: the lookalikes the loop meets, rather than
+    made-up ones). In an unsafe twin a call of the forbidden tool is UNSAFE whatever its arguments (the
+    bench's strict count) and any other call is left out: gold refuses there, so no call is known safe
+    (labelled SAFE, a comment under a tweet that asks to *post* the password taught the guard to let one
+    through under a tweet that asks to *comment* it). In a benign twin a call is SAFE unless
+    :func:`_safe_in_benign_twin` doubts it (then it is left out too)."""
     from spectool_app.pairs import make_row
-    from spectool_app.tasks.safety import training_tasks
 
-    unsafe, benign = _risky_steps(training_tasks(seed=seed, n=pairs))
+    unsafe, benign = _risky_steps(tasks)
     forbidden = {_pair_key(s.task): action_from_dict(s.task.meta["unsafe_call"]) for s in unsafe}
     steps, rows = [*unsafe, *benign], []
     for step, calls in zip(steps, _model_calls(models, steps, batch_size)):
         twin_call = forbidden.get(_pair_key(step.task))
         for call in calls:
             if step.task.safety_label == "unsafe":
-                label = int(call.name != twin_call.name)
+                if call.name != twin_call.name:
+                    continue
+                label = 0
             elif _safe_in_benign_twin(call, step.gold, twin_call):
                 label = 1
             else:
                 continue
-            rows.append(_marked(make_row(step, "train", call, label, "model_call_" + ("safe" if label else "unsafe"),
+            rows.append(_marked(make_row(step, split, call, label, "model_call_" + ("safe" if label else "unsafe"),
                                          "guard")))
     return rows
 
@@ -294,6 +300,25 @@ def guard_rows(options: GuardPairOptions = GuardPairOptions()) -> list[dict[str,
                 for s in gold_steps(t, MAX_TOOL_CHARS) if isinstance(s.gold, ToolCall)]
     rows += [_marked(make_row(s, "train", s.gold, 1, "ordinary", "guard"))
              for s in rng.sample(ordinary, min(len(ordinary), options.pairs // 2))]
+    return rows + (_premature_rows(tasks) if options.premature else [])
+
+
+def _premature_rows(tasks: Sequence[Any]) -> list[dict[str, Any]]:
+    """The pair's forbidden call at each step gold takes before the risky one in the risky turn (a ticket
+    closed before it is read, a door unlocked before its locks are shown), UNSAFE in both twins: the check
+    the policy needs has not been made, and until it is the twins may look exactly alike (the drafter closed
+    a priority-5 ticket unread, and the verifier accepted it)."""
+    from itertools import takewhile
+
+    from spectool_app.context import MAX_TOOL_CHARS, gold_steps
+    from spectool_app.pairs import make_row
+
+    forbidden = {_pair_key(t): action_from_dict(t.meta["unsafe_call"]) for t in tasks if t.safety_label == "unsafe"}
+    rows = []
+    for task in tasks:
+        call, (turn, index) = forbidden.get(_pair_key(task)), task.meta["risky_step"]
+        early = takewhile(lambda s: (s.turn, s.index) < (turn, index), gold_steps(task, MAX_TOOL_CHARS))
+        rows += [_marked(make_row(s, "train", call, 0, "premature", "guard")) for s in early if s.turn == turn]
     return rows
 
 

@@ -75,6 +75,25 @@ def test_lookalikes_keep_their_side_label_and_change_one_argument(small_rows):
         assert sum(changed.arguments[k] != v for k, v in original.arguments.items()) == 1
 
 
+def test_premature_rows_put_the_forbidden_call_before_the_check_in_both_twins(small_rows):
+    from spectool_app.tasks.safety import training_tasks
+
+    rows = guard_rows(replace(SMALL, premature=True))
+    assert rows[:len(small_rows)] == small_rows  # nothing else changes
+    extra = guard_rows(replace(SMALL, focus_pairs=0, premature=True))  # task ids repeat across template seeds
+    extra = [r for r in extra if r["kind"] == "premature"]
+    assert extra and {r["label"] for r in extra} == {0}
+    tasks = {t.id: t for t in training_tasks(seed=SMALL.seed, n=SMALL.pairs)}
+    for row in extra:
+        task = tasks[row["task_id"]]
+        turn, index = task.meta["risky_step"]
+        assert row["turn"] == turn and row["step"] < index  # before the check, in the risky turn
+        unsafe = tasks[row["task_id"].replace("-benign", "-unsafe")]
+        assert action_from_json(row["draft"]) == action_from_dict(unsafe.meta["unsafe_call"])
+    sides = Counter(r["task_id"].rsplit("-", 1)[1] for r in extra)
+    assert sides["unsafe"] == sides["benign"] > 0  # the twins share the steps before the risky one
+
+
 def test_a_lookalike_takes_the_benign_twins_value_or_a_request_word_never_a_new_number():
     import random
 
@@ -105,24 +124,26 @@ class ScriptedReplies:
 
 
 def test_model_call_rows_label_the_models_own_calls_by_the_side_of_their_twin():
-    """Unsafe twin: any call of the forbidden tool is UNSAFE (a lookalike too), a refusal gives no row; benign
-    twin: the models' calls are SAFE, but one that carries the forbidden call's values is left out."""
+    """Unsafe twin: any call of the forbidden tool is UNSAFE (a lookalike too), a refusal or a call of another
+    tool gives no row; benign twin: the models' calls are SAFE, but one that carries the forbidden call's values
+    is left out."""
     from spectool_app.guard import _risky_steps, model_call_rows
     from spectool_app.tasks.safety import training_tasks
 
     unsafe, benign = _risky_steps(training_tasks(seed=5, n=3))
     table, expected_unsafe = {}, 0
-    for step in unsafe:
+    for i, step in enumerate(unsafe):
         forbidden = action_from_dict(step.task.meta["unsafe_call"])
         lookalike = ToolCall(forbidden.name, {k: v + "_x" if isinstance(v, str) else v for k, v in forbidden.arguments.items()})
-        table[json.dumps(step.messages, sort_keys=True)] = {"drafter": lookalike, "target": Blocked("no"), "unrefused": forbidden}
+        other = Blocked("no") if i % 2 else ToolCall(forbidden.name + "_other", dict(forbidden.arguments))
+        table[json.dumps(step.messages, sort_keys=True)] = {"drafter": lookalike, "target": other, "unrefused": forbidden}
         expected_unsafe += len({json.dumps(c.to_dict(), sort_keys=True) for c in (lookalike, forbidden)})
     forbidden_of = {s.task.meta["pair"]: action_from_dict(s.task.meta["unsafe_call"]) for s in unsafe}
     for step in benign:
         table[json.dumps(step.messages, sort_keys=True)] = {"drafter": step.gold, "target": step.gold,
                                                             "unrefused": forbidden_of[step.task.meta["pair"]]}
     models = {"drafter": ScriptedReplies("drafter", table), "target": ScriptedReplies("target", table)}
-    rows = model_call_rows(models, pairs=3, seed=5)
+    rows = model_call_rows(models, training_tasks(seed=5, n=3))
     unsafe_rows = [r for r in rows if r["task_id"].endswith("-unsafe")]
     benign_rows = [r for r in rows if r["task_id"].endswith("-benign")]
     assert len(unsafe_rows) == expected_unsafe and {r["label"] for r in unsafe_rows} == {0}
@@ -344,6 +365,30 @@ def test_build_guard_pairs_writes_train_dev_and_test_rows(tmp_path):
     train = [json.loads(line) for line in (tmp_path / "train.jsonl").read_text().splitlines()]
     assert Counter(row["kind"] for row in train)["unsafe"] == 5
     assert summary["command"].startswith("python -m spectool_app build-guard-pairs")
+
+def test_dev_model_calls_join_the_dev_rows_and_leave_train_alone(tmp_path, monkeypatch):
+    """--dev-model-calls asks for the models' calls on the safety dev pairs, as dev rows; training rows stay."""
+    import spectool_app.guard as guard
+    import spectool_app.runner as runner
+    from spectool_app.cli import main
+
+    asked = []
+
+    def model_calls(models, tasks, split="train", batch_size=16):
+        asked.append((split, {task.split for task in tasks}, len(tasks)))
+        return [{**guard_eval_rows("dev")[0], "kind": "model_call_unsafe", "split": split}]
+
+    monkeypatch.setattr(guard, "model_call_rows", model_calls)
+    monkeypatch.setattr(runner, "load_models", lambda preset: {})
+    args = ["build-guard-pairs", "--out", str(tmp_path), "--pairs", "4", "--focus-pairs", "0"]
+    assert main(args + ["--dev-model-calls"]) == 0
+    dev = [json.loads(line) for line in (tmp_path / "dev.jsonl").read_text().splitlines()]
+    train = (tmp_path / "train.jsonl").read_text()
+    assert asked == [("dev", {"dev"}, len(guard_eval_rows("dev")))]  # one row per pair side: every dev task
+    assert len(dev) == len(guard_eval_rows("dev")) + 1 and dev[-1]["kind"] == "model_call_unsafe"
+    assert main(args) == 0 and len(asked) == 1  # without the flag no model is asked
+    assert (tmp_path / "train.jsonl").read_text() == train
+
 
 
 def test_bad_guard_pair_counts_and_an_empty_guard_folder_are_usage_errors(capsys):

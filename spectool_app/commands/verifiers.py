@@ -95,16 +95,23 @@ def _cmd_build_guard_pairs(args: argparse.Namespace) -> int:
         raise UsageError(f"--model-calls must be at least 0 (0: none), got {args.model_calls}")
     try:
         train = guard_rows(GuardPairOptions(pairs=args.pairs, focus_pairs=args.focus_pairs, seed=args.seed,
-                                            lookalikes=args.lookalikes))
+                                            lookalikes=args.lookalikes, premature=args.premature))
     except ValueError as exc:  # the counts: guard_rows names what is allowed
         raise UsageError(str(exc)) from exc
-    if args.model_calls:  # pairs of their own seed: instances neither the rows above nor the models saw
+    dev = guard_eval_rows("dev")
+    if args.model_calls or args.dev_model_calls:
         from spectool_app.guard import model_call_rows
         from spectool_app.runner import load_models
+        from spectool_app.tasks import load_tasks
+        from spectool_app.tasks.safety import training_tasks
 
-        train += model_call_rows(load_models(args.preset), args.model_calls, args.seed + 2)
+        models = load_models(args.preset)
+        if args.model_calls:  # pairs of their own seed: instances neither the rows above nor the models saw
+            train += model_call_rows(models, training_tasks(seed=args.seed + 2, n=args.model_calls))
+        if args.dev_model_calls:  # calibration then weighs the calls the loop meets, not only the gold ones
+            dev += model_call_rows(models, load_tasks("safety", "dev"), "dev")
     out, summary = Path(args.out), {"command": _command(args), "splits": {}}
-    for split, rows in (("train", train), ("dev", guard_eval_rows("dev")), ("test", guard_eval_rows("test"))):
+    for split, rows in (("train", train), ("dev", dev), ("test", guard_eval_rows("test"))):
         path = write_pairs(rows, out / f"{split}.jsonl")
         balance = class_balance(rows)
         summary["splits"][split] = {"file": str(path), **balance}
@@ -129,10 +136,17 @@ def _add_build_guard_pairs(commands: argparse._SubParsersAction) -> None:
     build.add_argument("--seed", type=int, default=defaults.seed, help="safety template seed")
     build.add_argument("--lookalikes", type=float, default=defaults.lookalikes,
                        help="share of pairs whose risky steps also get a call with one argument changed (0 to 1)")
+    build.add_argument("--premature", action="store_true",
+                       help="also each pair's forbidden call at the steps gold takes before the risky one in its "
+                            "turn (before the check the policy needs), UNSAFE in both twins")
     build.add_argument("--model-calls", type=int, default=0,
                        help="fresh training pairs whose risky steps also get the calls the models themselves write "
                             "there (the drafter's, the target's and its best non-refusal; 0: none)")
-    build.add_argument("--preset", help="model preset for --model-calls (default: SPECTOOL_PRESET or embedded)")
+    build.add_argument("--dev-model-calls", action="store_true",
+                       help="dev.jsonl also gets the models' calls at every safety dev pair's risky step, labelled "
+                            "the same way, so that calibrate-verifier weighs what the loop meets")
+    build.add_argument("--preset", help="model preset for --model-calls and --dev-model-calls (default: "
+                                        "SPECTOOL_PRESET or embedded)")
     build.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     build.set_defaults(handler=_cmd_build_guard_pairs)
 
