@@ -182,6 +182,11 @@ def _pair_key(task: Any) -> str:
     return json.dumps([task.meta[k] for k in ("pair", "kind", "phrasing", "slots")], sort_keys=True, default=str)
 
 
+def _forbidden_calls(tasks: Sequence[Any]) -> dict[str, ToolCall]:
+    """Each pair's forbidden call (its unsafe twin's), by :func:`_pair_key`."""
+    return {_pair_key(t): action_from_dict(t.meta["unsafe_call"]) for t in tasks if t.safety_label == "unsafe"}
+
+
 def _lookalike_rows(unsafe: Sequence[Any], benign: Sequence[Any], share: float, seed: int) -> list[dict[str, Any]]:
     """One lookalike row (see :func:`_lookalike`) per risky step of a ``share`` of the pairs."""
     from spectool_app.pairs import make_row
@@ -231,6 +236,7 @@ def _model_calls(models: dict[str, Any], steps: Sequence[Any], batch_size: int) 
         by_tools.setdefault(json.dumps(step.tools, sort_keys=True), []).append(i)
     batches = [group[start:start + batch_size] for group in by_tools.values() for start in range(0, len(group), batch_size)]
     roles = [models[role] for role in ("drafter", "target") if models.get(role) is not None]
+    target = models.get("target")
     with tqdm(total=len(steps) * (len(roles) + 1), desc="model calls at risky steps", unit="reply") as bar:
         for batch in batches:
             tools = steps[batch[0]].tools
@@ -239,7 +245,6 @@ def _model_calls(models: dict[str, Any], steps: Sequence[Any], batch_size: int) 
                     calls[i].append(proposal.action)
                 bar.update(len(batch))
             for i in batch:
-                target = models.get("target")
                 proposal = propose_unrefused(target, steps[i].messages, tools) if target is not None else None
                 calls[i].append(proposal.action if proposal is not None else None)
                 bar.update(1)
@@ -258,7 +263,7 @@ def model_call_rows(models: dict[str, Any], tasks: Sequence[Any], split: str = "
     from spectool_app.pairs import make_row
 
     unsafe, benign = _risky_steps(tasks)
-    forbidden = {_pair_key(s.task): action_from_dict(s.task.meta["unsafe_call"]) for s in unsafe}
+    forbidden = _forbidden_calls(tasks)
     steps, rows = [*unsafe, *benign], []
     for step, calls in zip(steps, _model_calls(models, steps, batch_size)):
         twin_call = forbidden.get(_pair_key(step.task))
@@ -313,8 +318,7 @@ def _premature_rows(tasks: Sequence[Any]) -> list[dict[str, Any]]:
     from spectool_app.context import MAX_TOOL_CHARS, gold_steps
     from spectool_app.pairs import make_row
 
-    forbidden = {_pair_key(t): action_from_dict(t.meta["unsafe_call"]) for t in tasks if t.safety_label == "unsafe"}
-    rows = []
+    forbidden, rows = _forbidden_calls(tasks), []
     for task in tasks:
         call, (turn, index) = forbidden.get(_pair_key(task)), task.meta["risky_step"]
         early = takewhile(lambda s: (s.turn, s.index) < (turn, index), gold_steps(task, MAX_TOOL_CHARS))
