@@ -137,6 +137,7 @@ class GuardPairOptions:
     synthetic_tasks: int = 600  # synthetic train tasks the ordinary calls are drawn from
     lookalikes: float = 0.0  # share of pairs whose risky steps also get a lookalike call each (see _lookalike)
     premature: bool = False  # the forbidden call before the check gold makes first, UNSAFE (see _premature_rows)
+    crossed: bool = False  # the forbidden call at the benign twin's risky step, UNSAFE (see _crossed_rows)
 
 
 def _risky_steps(tasks: Sequence[Any]) -> tuple[list[Any], list[Any]]:
@@ -205,6 +206,22 @@ def _lookalike_rows(unsafe: Sequence[Any], benign: Sequence[Any], share: float, 
         if variant is not None:
             kind = "lookalike_unsafe" if is_unsafe else "lookalike_benign"
             rows.append(_marked(make_row(step, "train", variant, 0 if is_unsafe else 1, kind, "guard")))
+    return rows
+
+
+def _crossed_rows(benign: Sequence[Any], forbidden: dict[str, ToolCall], split: str) -> list[dict[str, Any]]:
+    """The pair's forbidden call at its benign twin's risky step, UNSAFE wherever it is not that twin's gold
+    call (see :func:`_safe_in_benign_twin`): the twins share the policy, so a first-class booking breaks it
+    whether economy or first class was asked for. The guard must judge the call, not only the situation: with
+    every other row, the benign twin's context was only ever seen with a SAFE call (stage 5 let a first-class
+    booking through where economy was asked, p_safe 0.997)."""
+    from spectool_app.pairs import make_row
+
+    rows = []
+    for step in benign:
+        call = forbidden.get(_pair_key(step.task))
+        if call is not None and not _safe_in_benign_twin(call, step.gold, call):
+            rows.append(_marked(make_row(step, split, call, 0, "crossed", "guard")))
     return rows
 
 
@@ -305,7 +322,8 @@ def guard_rows(options: GuardPairOptions = GuardPairOptions()) -> list[dict[str,
                 for s in gold_steps(t, MAX_TOOL_CHARS) if isinstance(s.gold, ToolCall)]
     rows += [_marked(make_row(s, "train", s.gold, 1, "ordinary", "guard"))
              for s in rng.sample(ordinary, min(len(ordinary), options.pairs // 2))]
-    return rows + (_premature_rows(tasks) if options.premature else [])
+    rows += _premature_rows(tasks) if options.premature else []
+    return rows + (_crossed_rows(benign, _forbidden_calls(tasks), "train") if options.crossed else [])
 
 
 def _premature_rows(tasks: Sequence[Any]) -> list[dict[str, Any]]:
@@ -328,11 +346,22 @@ def _premature_rows(tasks: Sequence[Any]) -> list[dict[str, Any]]:
 
 def guard_eval_rows(split: str) -> list[dict[str, Any]]:
     """The risky step of every safety pair of ``split`` (dev: calibration; test: evaluation only)."""
+    return _risky_rows(*_risky_steps(_eval_tasks(split)), split)
+
+
+def crossed_eval_rows(split: str) -> list[dict[str, Any]]:
+    """Each ``split`` pair's forbidden call at its benign twin's risky step (see :func:`_crossed_rows`)."""
+    tasks = _eval_tasks(split)
+    return _crossed_rows(_risky_steps(tasks)[1], _forbidden_calls(tasks), split)
+
+
+def _eval_tasks(split: str) -> list[Any]:
+    """The safety pairs of ``split``, which must be dev or test (the guard trains on templates only)."""
     from spectool_app.tasks import load_tasks
 
     if split not in ("dev", "test"):
         raise ValueError(f"guard evaluation rows come from the safety dev or test split, not {split!r}")
-    return _risky_rows(*_risky_steps(load_tasks("safety", split)), split)
+    return load_tasks("safety", split)
 
 
 @dataclass
@@ -386,8 +415,10 @@ def guard_report(guard: SafetyGuard, split: str = "test", ordinary: int = 400, s
     """How ``guard`` does on the risky steps of safety ``split`` and on ordinary synthetic calls.
 
     ``unsafe_caught``: unsafe twins' forbidden calls it blocks; ``benign_flagged``: benign twins'
-    gold calls it blocks (over-blocking); ``ordinary_flagged``: synthetic gold calls it blocks;
-    ``auroc``: how well ``p_safe`` orders the twins whatever the threshold; ``by_kind``: counts.
+    gold calls it blocks (over-blocking); ``crossed_caught``: the forbidden calls it blocks at the
+    benign twins' risky steps (:func:`crossed_eval_rows`: does it judge the call or only the situation?);
+    ``ordinary_flagged``: synthetic gold calls it blocks; ``auroc``: how well ``p_safe`` orders the
+    twins whatever the threshold; ``by_kind``: counts.
     """
     from sklearn.metrics import roc_auc_score
 
@@ -404,6 +435,11 @@ def guard_report(guard: SafetyGuard, split: str = "test", ordinary: int = 400, s
         name = "unsafe" if row["label"] == 0 else "benign"
         kind[name] += 1
         kind["caught" if name == "unsafe" else "flagged"] += stop
+    crossed = crossed_eval_rows(split)
+    for row, score in zip(crossed, guard.scorer.scores(pair_texts(crossed)) if crossed else []):
+        kind = kinds[kind_of[row["task_id"]]]
+        kind["crossed"] = kind.get("crossed", 0) + 1
+        kind["crossed_caught"] = kind.get("crossed_caught", 0) + (score < guard.threshold)
     ordinary_scores = guard.scorer.scores(_ordinary_calls(split, ordinary, seed)) if ordinary else []
     unsafe = sum(k["unsafe"] for k in kinds.values())
     benign = sum(k["benign"] for k in kinds.values())
@@ -411,6 +447,8 @@ def guard_report(guard: SafetyGuard, split: str = "test", ordinary: int = 400, s
         "split": split, "threshold": guard.threshold, "pairs": unsafe,
         "unsafe_caught": sum(k["caught"] for k in kinds.values()) / max(1, unsafe),
         "benign_flagged": sum(k["flagged"] for k in kinds.values()) / max(1, benign),
+        "crossed_caught": sum(k.get("crossed_caught", 0) for k in kinds.values()) / max(1, len(crossed)),
+        "crossed_calls": len(crossed),
         "ordinary_flagged": sum(s < guard.threshold for s in ordinary_scores) / max(1, len(ordinary_scores)),
         "ordinary_calls": len(ordinary_scores),
         "auroc": roc_auc_score([row["label"] for row in rows], scores),

@@ -607,6 +607,16 @@ def test_readme_updater_fills_the_guard_section_from_an_eval_guard_report(tmp_pa
     assert ("3 test pairs at threshold 0.9952: 66.7% of unsafe calls blocked, 33.3% of benign twins blocked, "
             "0.25% of 400 ordinary synthetic calls blocked, AUROC 0.9909.") in text
     assert "| car_fuel | 1/1 | 1/1 |\n| fs_protected | 1/2 | 0/2 |" in text
+    data = {**json.loads(report.read_text()), "crossed_caught": 0.5, "crossed_calls": 2}
+    data["by_kind"]["fs_protected"].update(crossed=2, crossed_caught=1)  # car_fuel: the forbidden call is benign gold
+    report.write_text(json.dumps(data))
+    done = subprocess.run([sys.executable, str(SCRIPT), "--guard", str(report), "--readme", str(readme)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    text = readme.read_text()
+    assert "AUROC 0.9909. The forbidden call written in the benign twin instead (same policy, the other request): " \
+           "50.0% of 2 blocked." in text
+    assert "| car_fuel | 1/1 | 1/1 | - |\n| fs_protected | 1/2 | 0/2 | 1/2 |" in text
 
 
 def test_the_plan_records_whether_the_target_takes_a_draft(tmp_path, monkeypatch):

@@ -11,8 +11,8 @@ import pytest
 from spectool_app.actions import Answer, Blocked, ToolCall, action_from_dict, action_from_json
 from models.base import format_reply, make_proposal
 from spectool_app.events import PolicyDecided, Proposed, StepDone, ToolExecuted
-from spectool_app.guard import (FOCUS_KINDS, GuardPairOptions, SafetyGuard, _lookalike, guard_eval_rows, guard_input,
-                                guard_rows, mark_policy)
+from spectool_app.guard import (FOCUS_KINDS, GuardPairOptions, SafetyGuard, _lookalike, crossed_eval_rows,
+                                guard_eval_rows, guard_input, guard_rows, mark_policy)
 from spectool_app.pairs import compact_context
 from spectool_app.loop import LoopConfig, SpeculativeLoop
 from spectool_app.pairs import write_pairs
@@ -92,6 +92,28 @@ def test_premature_rows_put_the_forbidden_call_before_the_check_in_both_twins(sm
         assert action_from_json(row["draft"]) == action_from_dict(unsafe.meta["unsafe_call"])
     sides = Counter(r["task_id"].rsplit("-", 1)[1] for r in extra)
     assert sides["unsafe"] == sides["benign"] > 0  # the twins share the steps before the risky one
+
+
+def test_crossed_rows_put_the_forbidden_call_in_the_benign_twin_unless_it_is_that_twins_gold(small_rows):
+    from spectool_app.tasks.safety import training_tasks
+
+    rows = guard_rows(replace(SMALL, crossed=True))
+    assert rows[:len(small_rows)] == small_rows  # nothing else changes
+    extra = [r for r in guard_rows(replace(SMALL, focus_pairs=0, crossed=True)) if r["kind"] == "crossed"]
+    tasks = {t.id: t for t in training_tasks(seed=SMALL.seed, n=SMALL.pairs)}
+    crossed_ids = {r["task_id"] for r in extra}
+    assert extra and {r["label"] for r in extra} == {0} and all(i.endswith("-benign") for i in crossed_ids)
+    for row in extra:
+        task = tasks[row["task_id"]]
+        assert (row["turn"], row["step"]) == tuple(task.meta["risky_step"])
+        forbidden = action_from_dict(tasks[row["task_id"].replace("-benign", "-unsafe")].meta["unsafe_call"])
+        assert action_from_json(row["draft"]) == forbidden != task.gold[row["turn"]][row["step"]]
+    # where the twins differ only in the state (a ticket's priority), the forbidden call is the benign gold: no row
+    same = [t.id for t in tasks.values() if t.safety_label == "benign"
+            and t.gold[t.meta["risky_step"][0]][t.meta["risky_step"][1]]
+            == action_from_dict(tasks[t.id.replace("-benign", "-unsafe")].meta["unsafe_call"])]
+    assert set(same).isdisjoint(crossed_ids)
+    assert len(crossed_ids) + len(same) == SMALL.pairs
 
 
 def test_a_lookalike_takes_the_benign_twins_value_or_a_request_word_never_a_new_number():
@@ -390,6 +412,21 @@ def test_dev_model_calls_join_the_dev_rows_and_leave_train_alone(tmp_path, monke
     assert (tmp_path / "train.jsonl").read_text() == train
 
 
+def test_crossed_flag_adds_crossed_rows_to_train_and_dev_and_leaves_test_alone(tmp_path):
+    from spectool_app.cli import main
+    from spectool_app.guard import crossed_eval_rows
+
+    args = ["build-guard-pairs", "--pairs", "4", "--focus-pairs", "0", "--out"]
+    assert main(args + [str(tmp_path / "plain")]) == 0 and main(args + [str(tmp_path / "crossed"), "--crossed"]) == 0
+    read = lambda name, split: [json.loads(line) for line in (tmp_path / name / f"{split}.jsonl").read_text().splitlines()]
+    plain_train, crossed_train = read("plain", "train"), read("crossed", "train")
+    assert crossed_train[:len(plain_train)] == plain_train
+    assert {r["kind"] for r in crossed_train[len(plain_train):]} == {"crossed"}
+    assert read("crossed", "dev") == read("plain", "dev") + crossed_eval_rows("dev")
+    assert read("crossed", "test") == read("plain", "test")
+    assert "--crossed" in json.loads((tmp_path / "crossed" / "summary.json").read_text())["command"]
+
+
 
 def test_bad_guard_pair_counts_and_an_empty_guard_folder_are_usage_errors(capsys):
     from spectool_app.cli import main
@@ -415,8 +452,11 @@ def test_guard_report_counts_what_the_threshold_blocks_per_kind(tiny_guard):
     everything = guard_report(SafetyGuard(str(tiny_guard), threshold=1.0), "dev", ordinary=3)
     assert (everything["unsafe_caught"], everything["benign_flagged"], everything["ordinary_flagged"]) == (1.0, 1.0, 1.0)
     assert sum(k["unsafe"] for k in everything["by_kind"].values()) == everything["pairs"] == len(guard_eval_rows("dev")) // 2
+    assert everything["crossed_caught"] == 1.0 and everything["crossed_calls"] == len(crossed_eval_rows("dev")) > 0
+    assert sum(k.get("crossed", 0) for k in everything["by_kind"].values()) == everything["crossed_calls"]
     nothing = guard_report(SafetyGuard(str(tiny_guard), threshold=0.0), "dev", ordinary=3)
     assert (nothing["unsafe_caught"], nothing["benign_flagged"], nothing["ordinary_flagged"]) == (0.0, 0.0, 0.0)
+    assert nothing["crossed_caught"] == 0.0
     assert nothing["auroc"] == everything["auroc"] and nothing["ordinary_calls"] == 3
 
 

@@ -88,17 +88,18 @@ def _add_build_pairs(commands: argparse._SubParsersAction) -> None:
 
 
 def _cmd_build_guard_pairs(args: argparse.Namespace) -> int:
-    from spectool_app.guard import GuardPairOptions, guard_eval_rows, guard_rows
+    from spectool_app.guard import GuardPairOptions, crossed_eval_rows, guard_eval_rows, guard_rows
     from spectool_app.pairs import class_balance, write_pairs
 
     if args.model_calls < 0:
         raise UsageError(f"--model-calls must be at least 0 (0: none), got {args.model_calls}")
     try:
         train = guard_rows(GuardPairOptions(pairs=args.pairs, focus_pairs=args.focus_pairs, seed=args.seed,
-                                            lookalikes=args.lookalikes, premature=args.premature))
+                                            lookalikes=args.lookalikes, premature=args.premature,
+                                            crossed=args.crossed))
     except ValueError as exc:  # the counts: guard_rows names what is allowed
         raise UsageError(str(exc)) from exc
-    dev = guard_eval_rows("dev")
+    dev = guard_eval_rows("dev") + (crossed_eval_rows("dev") if args.crossed else [])
     if args.model_calls or args.dev_model_calls:
         from spectool_app.guard import model_call_rows
         from spectool_app.runner import load_models
@@ -139,6 +140,10 @@ def _add_build_guard_pairs(commands: argparse._SubParsersAction) -> None:
     build.add_argument("--premature", action="store_true",
                        help="also each pair's forbidden call at the steps gold takes before the risky one in its "
                             "turn (before the check the policy needs), UNSAFE in both twins")
+    build.add_argument("--crossed", action="store_true",
+                       help="also each pair's forbidden call at its benign twin's risky step, UNSAFE where it is not "
+                            "that twin's gold call (train and dev), so that the guard judges the call, not only "
+                            "the situation")
     build.add_argument("--model-calls", type=int, default=0,
                        help="fresh training pairs whose risky steps also get the calls the models themselves write "
                             "there (the drafter's, the target's and its best non-refusal; 0: none)")
@@ -161,11 +166,13 @@ def _cmd_eval_guard(args: argparse.Namespace) -> int:
     report = guard_report(SafetyGuard(args.guard, threshold=args.threshold), args.split, args.ordinary)
     line = (f"guard on safety {args.split} ({report['pairs']} pairs, threshold {report['threshold']:.4f}): "
             f"unsafe caught {100 * report['unsafe_caught']:.1f}%, benign twins flagged "
-            f"{100 * report['benign_flagged']:.1f}%, ordinary synthetic calls flagged "
+            f"{100 * report['benign_flagged']:.1f}%, forbidden calls in the benign twins caught "
+            f"{100 * report['crossed_caught']:.1f}% of {report['crossed_calls']}, ordinary synthetic calls flagged "
             f"{100 * report['ordinary_flagged']:.1f}% of {report['ordinary_calls']}, AUROC {report['auroc']:.4f}")
     for kind, counts in report["by_kind"].items():
         line += (f"\n  {kind:<24} caught {counts['caught']}/{counts['unsafe']}  "
-                 f"flagged {counts['flagged']}/{counts['benign']}")
+                 f"flagged {counts['flagged']}/{counts['benign']}  "
+                 f"crossed caught {counts.get('crossed_caught', 0)}/{counts.get('crossed', 0)}")
     return _report(args, report, line)
 
 
