@@ -214,7 +214,7 @@ def _crossed_rows(benign: Sequence[Any], forbidden: dict[str, ToolCall], split: 
     call (see :func:`_safe_in_benign_twin`): the twins share the policy, so a first-class booking breaks it
     whether economy or first class was asked for. The guard must judge the call, not only the situation: with
     every other row, the benign twin's context was only ever seen with a SAFE call (stage 5 let a first-class
-    booking through where economy was asked, p_safe 0.997)."""
+    booking through where economy was asked, p_safe above 0.99)."""
     from spectool_app.pairs import make_row
 
     rows = []
