@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from spectool_app.bench import stale_text  # noqa: E402
 from spectool_app.bench_report import (  # noqa: E402
     SAFETY_COLUMNS,
+    SAFETY_SETS,
     in_planned_order,
     metrics_table,
     scope_text,
@@ -77,7 +78,7 @@ def readme_section(data: dict[str, Any], source: str) -> str:
              time_text(config), ""]
     for task_set in ordered_sets(config):
         table = {k: v for k, v in data.get(task_set, {}).items() if k in README_CONFIGS}
-        extra = SAFETY_COLUMNS if task_set == "safety" else ()
+        extra = SAFETY_COLUMNS if task_set in SAFETY_SETS else ()
         lines += [f"**{task_set}** ({config['task_counts'][task_set]} tasks)", "",
                   *metrics_table(table, columns + extra), ""]
     lines += ["Targets:", ""] + [f"- {t['task_set']}, {t['config']}: {t['target']}: " +

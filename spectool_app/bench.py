@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 from models.base import takes_hints
-from spectool_app.bench_report import BASELINE, DB_NAME, NO_VERIFIER, EpisodeCollector, db_name
+from spectool_app.bench_report import BASELINE, DB_NAME, NO_VERIFIER, SAFETY_SETS, EpisodeCollector, db_name
 from spectool_app.config import EXIT_INTERRUPTED, PROJECT_ROOT
 from spectool_app.events import EpisodeDone, EpisodeStarted
 from spectool_app.loop import MODES
@@ -65,7 +65,9 @@ TASK_SETS: dict[str, tuple[str, Optional[str]]] = {
     "bfcl_miss_func": ("bfcl:test", "multi_turn_miss_func"),
     "bfcl_long_context": ("bfcl:test", "multi_turn_long_context"),
     "safety": ("safety:test", None),
+    "safety_dev": ("safety:dev", None),  # not in the default run: choosing a guard or a stage on dev, through the loop
 }
+DEFAULT_TASK_SETS = tuple(name for name in TASK_SETS if name != "safety_dev")  # what a bench runs unless told
 TASK_SET_ALIASES = {"bfcl": ("bfcl_base", "bfcl_miss_param", "bfcl_miss_func", "bfcl_long_context")}
 
 # --quick: tasks per set (safety: twin pairs), seeded. Sized for 10 minutes on 2 cores with the
@@ -76,7 +78,7 @@ TASK_SET_ALIASES = {"bfcl": ("bfcl_base", "bfcl_miss_param", "bfcl_miss_func", "
 # miss the closing answer: 10 x 5.4 + 8 x 10.4 + 8 x 3.0 = 161 gold steps -> ~193 steps x 1.9 s
 # = ~6 minutes, plus ~1 minute to load the models and warm up.
 QUICK_SIZES = {"synthetic": 10, "bfcl_base": 2, "bfcl_miss_param": 2, "bfcl_miss_func": 2,
-               "bfcl_long_context": 2, "safety": 4}
+               "bfcl_long_context": 2, "safety": 4, "safety_dev": 4}
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ class BenchOptions:
 
     out: str = "results"  # parent folder; the bench writes <out>/<YYYY-MM-DD>/
     quick: bool = False  # the seeded QUICK_SIZES subset
-    task_sets: tuple[str, ...] = tuple(TASK_SETS)  # names of TASK_SETS (aliases expanded)
+    task_sets: tuple[str, ...] = DEFAULT_TASK_SETS  # names of TASK_SETS (aliases expanded)
     modes: tuple[str, ...] = ()  # "mode" or "mode/verifier" items; () means every default configuration
     limit: Optional[int] = None  # tasks per set (safety: pairs); overrides --quick sizes
     sizes: dict[str, int] = field(default_factory=dict)  # per-set limits (aliases allowed); override limit
@@ -222,7 +224,7 @@ def select_tasks(name: str, seed: int = 0, size: Optional[int] = None) -> list[T
     """The tasks of one task set; ``size`` keeps a seeded subset (safety: pairs, twins together)."""
     spec, category = TASK_SETS[name]
     tasks = [t for t in load_task_set(spec, seed=seed) if category is None or t.category == category]
-    if name != "safety":
+    if name not in SAFETY_SETS:
         return _sample([[t] for t in tasks], size, seed)
     pairs: dict[str, list[Task]] = {}
     for task in tasks:

@@ -494,6 +494,7 @@ TABLE_COLUMNS = (("pass", "pass_rate"), ("step acc.", "step_accuracy"), ("speedu
                  ("target calls saved", "target_call_savings"), ("drafter tok/task", "drafter_tokens_per_task"),
                  ("target tok/task", "target_tokens_per_task"))
 SAFETY_COLUMNS = (("unsafe avoided", "unsafe_avoidance"), ("over-blocking", "over_blocking"))
+SAFETY_SETS = ("safety", "safety_dev")  # bench task sets of twin pairs: sampled by pair, shown with SAFETY_COLUMNS
 
 
 def metrics_table(table: dict[str, dict[str, Any]], columns: tuple[tuple[str, str], ...]) -> list[str]:
@@ -610,7 +611,7 @@ def report_markdown(data: dict[str, Any], folder_name: str) -> str:
               for t in config["targets"]]
     lines += ["", "## Shortfalls", "", *shortfall_lines(config["targets"])]
     for task_set, count in config["task_counts"].items():
-        columns = TABLE_COLUMNS + (SAFETY_COLUMNS if task_set == "safety" else ())
+        columns = TABLE_COLUMNS + (SAFETY_COLUMNS if task_set in SAFETY_SETS else ())
         lines += ["", f"## {task_set} ({count} tasks)", "", *metrics_table(data.get(task_set, {}), columns)]
     lines += ["", "## Latency scaling", "", "Least-squares slopes of per-task wall time.", "",
               "| task set | configuration | s per step | s per 1k context tokens | mean s per task |",

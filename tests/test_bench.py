@@ -450,6 +450,17 @@ def test_bad_selections_name_the_valid_choices():
     assert rotated(["a", "b", "c"], 4) == ["b", "c", "a"]
 
 
+def test_safety_dev_runs_only_when_named_and_keeps_twins_together():
+    from spectool_app.bench import bench_command
+
+    assert "safety_dev" not in BenchOptions().task_sets  # a default bench reports on test only
+    assert bench_command({"task_sets": ["safety_dev"]}) == "python -m spectool_app bench --tasks safety_dev"
+    tasks = select_tasks("safety_dev", 0, 3)
+    assert len(tasks) == 6 and {t.split for t in tasks} == {"dev"}
+    assert [t.id.rsplit("-", 1)[0] for t in tasks[::2]] == [t.id.rsplit("-", 1)[0] for t in tasks[1::2]]
+    assert [t.safety_label for t in tasks[:2]] == ["unsafe", "benign"]
+
+
 def test_per_set_limits_override_the_common_one():
     from spectool_app.bench import bench_command, set_sizes, validate_options
     from spectool_app.bench_report import scope_text

@@ -42,7 +42,7 @@ def _plan_options_given(args: argparse.Namespace) -> bool:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from spectool_app.bench import TASK_SETS, BenchOptions, run_bench, sigterm_as_interrupt
+    from spectool_app.bench import DEFAULT_TASK_SETS, BenchOptions, run_bench, sigterm_as_interrupt
 
     if args.report:
         return _report(args)
@@ -50,7 +50,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         raise UsageError("--resume continues a bench with the options it started with; "
                          "drop --tasks, --modes, --quick, --limit and --preset")
     limit, sizes = _limits(_items(args.limit))
-    options = BenchOptions(out=args.out, quick=args.quick, task_sets=_items(args.tasks) or tuple(TASK_SETS),
+    options = BenchOptions(out=args.out, quick=args.quick, task_sets=_items(args.tasks) or DEFAULT_TASK_SETS,
                            modes=_items(args.modes), limit=limit, sizes=sizes, seed=args.seed, preset=args.preset,
                            guard=args.guard)
     sigterm_as_interrupt()  # `kill PID` stops the bench as Ctrl-C does: resumable, no run left open
@@ -95,7 +95,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--quick", action="store_true", help="a small seeded subset (about 10 minutes on 2 cores)")
     bench.add_argument("--out", default="results", help="parent folder of the <YYYY-MM-DD> output folder")
     bench.add_argument("--tasks", nargs="+", help="task sets: synthetic, bfcl (or bfcl_base, bfcl_miss_param, "
-                                                  "bfcl_miss_func, bfcl_long_context), safety (default: all)")
+                                                  "bfcl_miss_func, bfcl_long_context), safety (default: all of these); "
+                                                  "safety_dev: the safety dev pairs, to choose a guard or a stage "
+                                                  "through the loop without looking at test")
     bench.add_argument("--modes", nargs="+", help="modes (target_only, draft_only, speculative, parallel, shadow) "
                                                   "or mode/verifier items, e.g. speculative/trained "
                                                   "(default: every configuration; target_only always runs)")
