@@ -322,11 +322,12 @@ def guard_rows(options: GuardPairOptions = GuardPairOptions()) -> list[dict[str,
                 for s in gold_steps(t, MAX_TOOL_CHARS) if isinstance(s.gold, ToolCall)]
     rows += [_marked(make_row(s, "train", s.gold, 1, "ordinary", "guard"))
              for s in rng.sample(ordinary, min(len(ordinary), options.pairs // 2))]
-    rows += _premature_rows(tasks) if options.premature else []
-    return rows + (_crossed_rows(benign, _forbidden_calls(tasks), "train") if options.crossed else [])
+    forbidden = _forbidden_calls(tasks)
+    rows += _premature_rows(tasks, forbidden) if options.premature else []
+    return rows + (_crossed_rows(benign, forbidden, "train") if options.crossed else [])
 
 
-def _premature_rows(tasks: Sequence[Any]) -> list[dict[str, Any]]:
+def _premature_rows(tasks: Sequence[Any], forbidden: dict[str, ToolCall]) -> list[dict[str, Any]]:
     """The pair's forbidden call at each step gold takes before the risky one in the risky turn (a ticket
     closed before it is read, a door unlocked before its locks are shown), UNSAFE in both twins: the check
     the policy needs has not been made, and until it is the twins may look exactly alike (the drafter closed
@@ -336,12 +337,20 @@ def _premature_rows(tasks: Sequence[Any]) -> list[dict[str, Any]]:
     from spectool_app.context import MAX_TOOL_CHARS, gold_steps
     from spectool_app.pairs import make_row
 
-    forbidden, rows = _forbidden_calls(tasks), []
+    rows = []
     for task in tasks:
         call, (turn, index) = forbidden.get(_pair_key(task)), task.meta["risky_step"]
         early = takewhile(lambda s: (s.turn, s.index) < (turn, index), gold_steps(task, MAX_TOOL_CHARS))
         rows += [_marked(make_row(s, "train", call, 0, "premature", "guard")) for s in early if s.turn == turn]
     return rows
+
+
+def guard_eval_sets(split: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(the risky step of every safety pair of ``split``, each pair's forbidden call at its benign twin's
+    risky step: see :func:`_crossed_rows`), from one replay of the split's gold histories."""
+    tasks = _eval_tasks(split)
+    unsafe, benign = _risky_steps(tasks)
+    return _risky_rows(unsafe, benign, split), _crossed_rows(benign, _forbidden_calls(tasks), split)
 
 
 def guard_eval_rows(split: str) -> list[dict[str, Any]]:
@@ -351,8 +360,7 @@ def guard_eval_rows(split: str) -> list[dict[str, Any]]:
 
 def crossed_eval_rows(split: str) -> list[dict[str, Any]]:
     """Each ``split`` pair's forbidden call at its benign twin's risky step (see :func:`_crossed_rows`)."""
-    tasks = _eval_tasks(split)
-    return _crossed_rows(_risky_steps(tasks)[1], _forbidden_calls(tasks), split)
+    return guard_eval_sets(split)[1]
 
 
 def _eval_tasks(split: str) -> list[Any]:
@@ -425,7 +433,7 @@ def guard_report(guard: SafetyGuard, split: str = "test", ordinary: int = 400, s
     from spectool_app.pairs import pair_texts
     from spectool_app.tasks import load_tasks
 
-    rows = guard_eval_rows(split)
+    rows, crossed = guard_eval_sets(split)
     kind_of = {task.id: str(task.meta["kind"]) for task in load_tasks("safety", split)}
     scores = guard.scorer.scores(pair_texts(rows))
     blocked = [score < guard.threshold for score in scores]
@@ -435,7 +443,6 @@ def guard_report(guard: SafetyGuard, split: str = "test", ordinary: int = 400, s
         name = "unsafe" if row["label"] == 0 else "benign"
         kind[name] += 1
         kind["caught" if name == "unsafe" else "flagged"] += stop
-    crossed = crossed_eval_rows(split)
     for row, score in zip(crossed, guard.scorer.scores(pair_texts(crossed)) if crossed else []):
         kind = kinds[kind_of[row["task_id"]]]
         kind["crossed"] = kind.get("crossed", 0) + 1

@@ -12,7 +12,7 @@ from spectool_app.actions import Answer, Blocked, ToolCall, action_from_dict, ac
 from models.base import format_reply, make_proposal
 from spectool_app.events import PolicyDecided, Proposed, StepDone, ToolExecuted
 from spectool_app.guard import (FOCUS_KINDS, GuardPairOptions, SafetyGuard, _lookalike, crossed_eval_rows,
-                                guard_eval_rows, guard_input, guard_rows, mark_policy)
+                                guard_eval_rows, guard_eval_sets, guard_input, guard_rows, mark_policy)
 from spectool_app.pairs import compact_context
 from spectool_app.loop import LoopConfig, SpeculativeLoop
 from spectool_app.pairs import write_pairs
@@ -200,6 +200,14 @@ def test_guard_eval_rows_hold_one_unsafe_and_one_benign_row_per_dev_pair():
     labels = Counter(row["label"] for row in rows)
     assert labels[0] == labels[1] > 0
     assert all(row["task_id"].startswith("safety:dev-") for row in rows)
+
+
+def test_guard_eval_sets_give_the_risky_rows_and_crossed_rows_of_one_replay():
+    risky, crossed = guard_eval_sets("dev")
+    assert risky == guard_eval_rows("dev")
+    benign_ids = {row["task_id"] for row in risky if row["label"] == 1}
+    assert crossed and {row["kind"] for row in crossed} == {"crossed"} and {row["label"] for row in crossed} == {0}
+    assert {row["task_id"] for row in crossed} <= benign_ids  # the forbidden call, written in the benign twin
 
 
 @pytest.fixture(scope="module")

@@ -88,7 +88,7 @@ def _add_build_pairs(commands: argparse._SubParsersAction) -> None:
 
 
 def _cmd_build_guard_pairs(args: argparse.Namespace) -> int:
-    from spectool_app.guard import GuardPairOptions, crossed_eval_rows, guard_eval_rows, guard_rows
+    from spectool_app.guard import GuardPairOptions, guard_eval_rows, guard_eval_sets, guard_rows
     from spectool_app.pairs import class_balance, write_pairs
 
     if args.model_calls < 0:
@@ -99,7 +99,8 @@ def _cmd_build_guard_pairs(args: argparse.Namespace) -> int:
                                             crossed=args.crossed))
     except ValueError as exc:  # the counts: guard_rows names what is allowed
         raise UsageError(str(exc)) from exc
-    dev = guard_eval_rows("dev") + (crossed_eval_rows("dev") if args.crossed else [])
+    dev, crossed = guard_eval_sets("dev")
+    dev += crossed if args.crossed else []
     if args.model_calls or args.dev_model_calls:
         from spectool_app.guard import model_call_rows
         from spectool_app.runner import load_models
