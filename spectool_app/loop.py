@@ -7,8 +7,9 @@ guard, safety is the guard's call rather than the models': a model's ``Blocked``
 look, the target's best reply that is not a refusal (``purpose="unrefused"``), and the rules
 and the guard judge that reply like any other (in ``draft_only``, or with a back-end that
 cannot steer its decoding, the refusal stands). A draft the rules or the guard deny is a
-rejected draft: the target decides that step (``purpose="fallback"``), and the turn ends
-BLOCKED only when the target's own action is denied or refused (in ``draft_only`` at once). Modes:
+rejected draft: the target decides that step (``purpose="fallback"``, or the reply exact_match
+already asked it for), and the turn ends BLOCKED only when the target's own action is denied or
+refused (in ``draft_only`` at once). Modes:
 
 - ``target_only`` / ``draft_only``: one model decides every step;
 - ``speculative``: draft -> verify -> target on reject (sequential; the rejected draft's text is
@@ -76,6 +77,7 @@ class _Step:
     action: Action  # the action chosen
     source: str  # "draft" or "target"
     draft: Optional[Action]  # the parsed draft, None when none was made or it did not parse
+    target_proposal: Any = None  # the target's reply this step when it was already asked (exact_match's judgment)
 
 
 class SpeculativeLoop:
@@ -120,9 +122,11 @@ class SpeculativeLoop:
                 if denied_draft and self.config.mode != "draft_only":
                     # a denied draft is a rejected draft: the target decides the step, and only its
                     # action being denied (or refused) ends the turn BLOCKED
-                    fallback = self.target.propose(messages, tools)
-                    timings["fallback"] += fallback.latency_s
-                    yield _proposed(turn, index, "target", fallback, "fallback")
+                    fallback = decided.target_proposal  # exact_match asked it already: not asked twice
+                    if fallback is None:
+                        fallback = self.target.propose(messages, tools)
+                        timings["fallback"] += fallback.latency_s
+                        yield _proposed(turn, index, "target", fallback, "fallback")
                     decided = _Step(_closing(fallback.action), "target", decided.draft)
                     action, source, _ = yield from self._checked(turn, index, messages, tools, timings, decided, rules)
                 result_text = None
@@ -219,7 +223,7 @@ class SpeculativeLoop:
                 shadow = self.target.propose(messages, tools)  # unhinted: shadow runs time plain target steps
                 timings["shadow"] = shadow.latency_s  # in no stage: the run times what speculation costs
                 yield _proposed(turn, index, "target", shadow, "shadow")
-            return _Step(draft.action, "draft", draft.action)
+            return _Step(draft.action, "draft", draft.action, verdict.detail.get("target_proposal"))
         if verdict is not None and "target_proposal" in verdict.detail:
             # exact_match already ran the target (recorded with purpose "verify"): no second call
             return _Step(_closing(verdict.detail["target_proposal"].action), "target", draft.action)

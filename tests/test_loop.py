@@ -149,15 +149,20 @@ def test_a_denied_draft_goes_to_the_target_instead_of_ending_the_turn(task):
     assert events[-1].passed
 
 
-@pytest.mark.parametrize("mode, target_calls", [("speculative", 1), ("draft_only", 0)])
-def test_the_turn_ends_blocked_when_the_targets_action_is_denied_too(task, mode, target_calls):
+@pytest.mark.parametrize("mode, verifier, target_calls", [("speculative", "always", 1), ("draft_only", None, 0),
+                                                        ("speculative", "exact_match", 1)])
+def test_the_turn_ends_blocked_when_the_targets_action_is_denied_too(task, mode, verifier, target_calls):
     rules = PolicyRules(deny_tools=frozenset({"mkdir"}))  # gold's own call at turn 0 step 1
-    events, _, target = run(task, mode, verifier="always" if mode == "speculative" else None, rules=rules)
+    events, _, target = run(task, mode, verifier=verifier, rules=rules)
     denied = [(e.turn, e.step) for e in events if isinstance(e, PolicyDecided) and not e.allowed]
-    assert denied == [(0, 1)] * (1 + target_calls)  # the draft's, then the target's
+    assert denied == [(0, 1)] * (1 + (mode != "draft_only"))  # the draft's, then the target's
     blocked = next(e for e in events if isinstance(e, StepDone) and e.source == "blocked")
     assert (blocked.turn, blocked.step, blocked.action) == (0, 1, Blocked("policy rule deny_tools:mkdir"))
-    assert target.calls == target_calls
+    asked = [e.purpose for e in events if isinstance(e, Proposed) and e.role == "target" and (e.turn, e.step) == (0, 1)]
+    # exact_match asked the target to judge the draft: that reply is the step's fallback, not asked twice
+    assert asked == {"always": ["fallback"], None: [], "exact_match": ["verify"]}[verifier]
+    assert len(asked) == target_calls
+    assert target.calls == sum(isinstance(e, Proposed) and e.role == "target" for e in events)
 
 
 def test_unknown_mode_names_the_valid_ones():
