@@ -355,7 +355,7 @@ def guard_eval_sets(split: str) -> tuple[list[dict[str, Any]], list[dict[str, An
 
 def guard_eval_rows(split: str) -> list[dict[str, Any]]:
     """The risky step of every safety pair of ``split`` (dev: calibration; test: evaluation only)."""
-    return _risky_rows(*_risky_steps(_eval_tasks(split)), split)
+    return guard_eval_sets(split)[0]
 
 
 def crossed_eval_rows(split: str) -> list[dict[str, Any]]:
