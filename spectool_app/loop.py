@@ -31,7 +31,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 
-from models.base import propose_hinted, propose_unrefused
+from models.base import Proposal, propose_hinted, propose_unrefused
 from spectool_app.actions import Action, Answer, Blocked, ToolCall
 from spectool_app.context import MAX_TOOL_CHARS, StepRecord, build_messages
 from spectool_app.envs import Episode
@@ -77,7 +77,7 @@ class _Step:
     action: Action  # the action chosen
     source: str  # "draft" or "target"
     draft: Optional[Action]  # the parsed draft, None when none was made or it did not parse
-    target_proposal: Any = None  # the target's reply this step when it was already asked (exact_match's judgment)
+    target_proposal: Optional[Proposal] = None  # the target's reply this step when it was already asked (exact_match's judgment)
 
 
 class SpeculativeLoop:

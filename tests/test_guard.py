@@ -422,7 +422,6 @@ def test_dev_model_calls_join_the_dev_rows_and_leave_train_alone(tmp_path, monke
 
 def test_crossed_flag_adds_crossed_rows_to_train_and_dev_and_leaves_test_alone(tmp_path):
     from spectool_app.cli import main
-    from spectool_app.guard import crossed_eval_rows
 
     args = ["build-guard-pairs", "--pairs", "4", "--focus-pairs", "0", "--out"]
     assert main(args + [str(tmp_path / "plain")]) == 0 and main(args + [str(tmp_path / "crossed"), "--crossed"]) == 0
@@ -433,7 +432,6 @@ def test_crossed_flag_adds_crossed_rows_to_train_and_dev_and_leaves_test_alone(t
     assert read("crossed", "dev") == read("plain", "dev") + crossed_eval_rows("dev")
     assert read("crossed", "test") == read("plain", "test")
     assert "--crossed" in json.loads((tmp_path / "crossed" / "summary.json").read_text())["command"]
-
 
 
 def test_bad_guard_pair_counts_and_an_empty_guard_folder_are_usage_errors(capsys):
